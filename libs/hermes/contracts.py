@@ -1,0 +1,203 @@
+"""Message contracts: the typed messages that travel on the bus.
+
+Every message carries `id`, `schema_version`, `conversation_id`, `correlation_id` and
+`created_at`. New fields are added as optional; a change of meaning bumps `schema_version`.
+Unknown fields are refused so that a typo from another system is caught, not ignored.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+def new_id() -> str:
+    """A fresh, URL-safe message id."""
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class Contract(BaseModel):
+    """Base for every value object in a message: strict about unknown fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Envelope(Contract):
+    """Fields every bus message carries."""
+
+    id: str = Field(default_factory=new_id, min_length=1, max_length=128)
+    schema_version: int = Field(default=SCHEMA_VERSION, ge=1, le=SCHEMA_VERSION)
+    conversation_id: str = Field(min_length=1, max_length=128)
+    correlation_id: str = Field(min_length=1, max_length=128)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# Inbound -------------------------------------------------------------------------------------
+class ChatMessage(Envelope):
+    """A person's (or a system's) message to Hermes. Published on `hermes.v1.chat.received`."""
+
+    text: str = Field(min_length=1, max_length=20_000)
+    user: str = Field(default="anonymous", min_length=1, max_length=256)
+    channel: str = Field(default="http", max_length=64, description="where it came from: http, cli, slack…")
+
+
+# Plans ---------------------------------------------------------------------------------------
+class PlanStep(Contract):
+    """One `ankra` command of a plan, as an argv list without the program name."""
+
+    step_id: str = Field(default_factory=new_id)
+    argv: list[str] = Field(min_length=1, max_length=64)
+    title: str = Field(default="", max_length=500, description="what the step does, in a line")
+
+
+class Plan(Envelope):
+    """The planner's proposal for one turn. Published on `hermes.v1.plan.proposed`."""
+
+    message_id: str = Field(description="id of the ChatMessage this plan answers")
+    requested_by: str = Field(min_length=1, max_length=256)
+    intent: str = Field(max_length=128, description="e.g. cluster.list, cluster.reconcile")
+    steps: list[PlanStep] = Field(min_length=1, max_length=32)
+    summary: str = Field(default="", max_length=4000)
+    cluster: str | None = Field(default=None, description="the cluster the plan is about, if any")
+    profile: str | None = Field(default=None, description="active profile for the conversation")
+
+
+# Execution -----------------------------------------------------------------------------------
+class OrderStep(Contract):
+    """A step the guard has cleared to run."""
+
+    step_id: str
+    argv: list[str] = Field(min_length=1, max_length=64)
+    title: str = ""
+    risk: str = Field(description="risk class from the command catalog")
+    command: str = Field(description="catalog key, e.g. 'cluster list'")
+    confirmed: bool = Field(default=False, description="approved destructive step: --yes is added")
+
+
+class ExecutionOrder(Envelope):
+    """A signed order to run steps in sequence. Only the guard publishes it."""
+
+    plan_id: str
+    steps: list[OrderStep] = Field(min_length=1, max_length=32)
+    requested_by: str
+    approved_by: list[str] = Field(default_factory=list)
+    intent: str = ""
+    expires_at: datetime
+    signature: str = Field(default="", description="HMAC-SHA256 over the order without this field")
+
+
+StepOutcome = Literal["ok", "failed", "timeout", "refused", "error", "unknown"]
+
+
+class StepResult(Contract):
+    """What one step did. Output is redacted before it is put here."""
+
+    step_id: str
+    argv: list[str]
+    command: str
+    outcome: StepOutcome
+    exit_code: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    data: object | None = Field(default=None, description="parsed `-o json` output, when the command has it")
+    error: str | None = Field(default=None, description="why it did not succeed, for a person")
+    duration_ms: int = 0
+    truncated: bool = False
+
+
+class ExecutionResult(Envelope):
+    """The outcome of an order. Published on `hermes.v1.exec.result`."""
+
+    order_id: str
+    plan_id: str
+    intent: str = ""
+    outcome: StepOutcome
+    steps: list[StepResult] = Field(default_factory=list)
+    error: str | None = None
+
+
+# Replies -------------------------------------------------------------------------------------
+class TextBlock(Contract):
+    type: Literal["text"] = "text"
+    text: str
+
+
+class CodeBlock(Contract):
+    type: Literal["code"] = "code"
+    text: str
+    language: str = ""
+
+
+class TableBlock(Contract):
+    type: Literal["table"] = "table"
+    title: str = ""
+    columns: list[str]
+    rows: list[list[str]]
+
+
+Block = Annotated[TextBlock | CodeBlock | TableBlock, Field(discriminator="type")]
+
+ReplyKind = Literal["answer", "progress", "approval", "error"]
+
+
+class ApprovalPrompt(Contract):
+    """What a person is asked to approve; rendered with Approve / Reject buttons."""
+
+    approval_id: str
+    plan_hash: str
+    summary: str
+    steps: list[list[str]] = Field(description="the exact argv lists that will run")
+    risks: list[str] = Field(default_factory=list)
+    expires_at: datetime
+    approvers: list[str] = Field(default_factory=list)
+
+
+class Reply(Envelope):
+    """Something to show in a conversation. Published on `hermes.v1.reply.created`.
+
+    `final` marks the end of a turn: the request named by `correlation_id` has its answer
+    (or waits for an approval). Every accepted request gets exactly one final reply.
+    """
+
+    kind: ReplyKind = "answer"
+    text: str = Field(default="", max_length=100_000)
+    blocks: list[Block] = Field(default_factory=list)
+    final: bool = False
+    approval: ApprovalPrompt | None = None
+    source: str = Field(default="", description="the service that wrote it")
+    expires_at: datetime | None = Field(default=None, description="drop instead of delivering after this")
+
+
+# Approvals -----------------------------------------------------------------------------------
+class ApprovalDecision(Envelope):
+    """A person's decision on a pending approval. Published on `hermes.v1.approval.decided`."""
+
+    approval_id: str = Field(min_length=1, max_length=128)
+    decision: Literal["approve", "reject"]
+    user: str = Field(min_length=1, max_length=256)
+    channel: str = "http"
+
+
+# Dead letters --------------------------------------------------------------------------------
+class DeadLetter(Contract):
+    """A message that could not be accepted, and why. Published on `hermes.v1.deadletter.…`."""
+
+    id: str = Field(default_factory=new_id)
+    schema_version: int = SCHEMA_VERSION
+    subject: str
+    reason: str
+    payload: str = Field(description="the raw payload, redacted and cut to 8 KiB")
+    conversation_id: str | None = None
+    correlation_id: str | None = None
+    service: str = ""
+    created_at: datetime = Field(default_factory=utcnow)

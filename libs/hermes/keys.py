@@ -1,0 +1,52 @@
+"""Every Redis key Hermes uses, in one place. All keys start with the configured prefix.
+
+| key | type | written by | holds |
+|---|---|---|---|
+| `<p>:conv:<cid>` | hash | gateway | conversation metadata (created_at, user, channel) |
+| `<p>:conv:<cid>:events` | stream | gateway | the conversation's events, read by the HTTP API |
+| `<p>:dedupe:<scope>:<id>` | string | gateway | an inbound event or bus message already handled |
+| `<p>:conv:<cid>:history` | list | planner | redacted turns for conversation memory (capped) |
+| `<p>:conv:<cid>:profile` | string | guard | the conversation's active profile |
+| `<p>:approval:<aid>` | string (JSON) | guard | a pending approval, with a TTL |
+| `<p>:conv:<cid>:approvals` | set | guard | pending approval ids of a conversation |
+| `<p>:ledger:<order>:<step>` | hash | executor | started/finished and the recorded result of a step |
+| `<p>:order-seen:<order>` | string | executor | an order id already accepted (replay defence) |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Key builder for one prefix."""
+
+    prefix: str = "hermes"
+
+    def conversation(self, cid: str) -> str:
+        return f"{self.prefix}:conv:{cid}"
+
+    def events(self, cid: str) -> str:
+        return f"{self.prefix}:conv:{cid}:events"
+
+    def history(self, cid: str) -> str:
+        return f"{self.prefix}:conv:{cid}:history"
+
+    def profile(self, cid: str) -> str:
+        return f"{self.prefix}:conv:{cid}:profile"
+
+    def dedupe(self, scope: str, event_id: str) -> str:
+        return f"{self.prefix}:dedupe:{scope}:{event_id}"
+
+    def approval(self, approval_id: str) -> str:
+        return f"{self.prefix}:approval:{approval_id}"
+
+    def conversation_approvals(self, cid: str) -> str:
+        return f"{self.prefix}:conv:{cid}:approvals"
+
+    def ledger(self, order_id: str, step_id: str) -> str:
+        return f"{self.prefix}:ledger:{order_id}:{step_id}"
+
+    def order_seen(self, order_id: str) -> str:
+        return f"{self.prefix}:order-seen:{order_id}"

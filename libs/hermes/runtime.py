@@ -1,0 +1,89 @@
+"""What every service process has: settings, redaction, logging, the broker and Redis.
+
+A service's `app.py` builds a `ServiceRuntime`, registers its subscribers on `runtime.broker`,
+and returns `runtime.app()`: a FastStream application runnable with `faststream run` or
+`python -m hermes_<service>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+from faststream import FastStream
+from faststream.nats import NatsBroker
+
+from hermes import bus, logs
+from hermes.contracts import Envelope
+from hermes.keys import Keys
+from hermes.redaction import Redactor
+from hermes.settings import Settings, get_settings
+
+Hook = Callable[[], Awaitable[Any]]
+
+
+class ServiceRuntime:
+    """The shared parts of one service process."""
+
+    def __init__(self, service: str, settings: Settings | None = None, *, configure_logging: bool = True):
+        self.service = service
+        self.settings = settings or get_settings()
+        self.redactor = Redactor(self.settings.known_secrets())
+        logs.use_secrets(self.settings.known_secrets())
+        if configure_logging:
+            logs.configure(service, self.settings.log_level, self.settings.log_format)
+        self.log = logs.get_logger(f"hermes.{service}")
+        self.keys = Keys(self.settings.redis_prefix)
+        self.broker: NatsBroker = bus.make_broker(self.settings.nats_url, service, self.redactor)
+        self._redis: aioredis.Redis | None = None
+        self._startup: list[Hook] = []
+        self._shutdown: list[Hook] = []
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        if self._redis is None:
+            raise RuntimeError(f"{self.service}: Redis is used before the service started")
+        return self._redis
+
+    def on_startup(self, hook: Hook) -> Hook:
+        """Run `hook` once the broker is connected and the streams exist."""
+        self._startup.append(hook)
+        return hook
+
+    def on_shutdown(self, hook: Hook) -> Hook:
+        """Run `hook` before the broker and Redis close."""
+        self._shutdown.append(hook)
+        return hook
+
+    async def publish(self, message: Envelope, subject: str) -> None:
+        """Publish a contract on the bus (deduplicated on its id)."""
+        await bus.publish(self.broker, message, subject)
+
+    async def start_dependencies(self) -> None:
+        self._redis = aioredis.Redis.from_url(self.settings.redis_url, decode_responses=True)
+        await self._redis.ping()
+
+    async def _after_startup(self) -> None:
+        await bus.ensure_streams(self.broker)
+        for hook in self._startup:
+            await hook()
+        self.log.info("service started", nats=self.settings.nats_url)
+
+    async def _on_shutdown(self) -> None:
+        for hook in reversed(self._shutdown):
+            await hook()
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+        self.log.info("service stopped")
+
+    def app(self) -> FastStream:
+        """The FastStream application of this service."""
+        return FastStream(
+            self.broker,
+            logger=None,
+            on_startup=[self.start_dependencies],
+            after_startup=[self._after_startup],
+            on_shutdown=[self._on_shutdown],
+        )

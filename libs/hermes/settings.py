@@ -1,0 +1,81 @@
+"""Settings of every service, read from `HERMES_…` environment variables.
+
+One settings object for all services keeps the names in one place; each service reads the
+fields it needs. Secrets are `SecretStr` so they never print by accident.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_state_dir() -> Path:
+    """Where `hermes up` keeps its state when HERMES_STATE_DIR is not set."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "hermes"
+
+
+class Settings(BaseSettings):
+    """All of Hermes's settings. Environment: `HERMES_<FIELD>` (e.g. HERMES_NATS_URL)."""
+
+    model_config = SettingsConfigDict(env_prefix="HERMES_", extra="ignore", populate_by_name=True)
+
+    # Infrastructure
+    nats_url: str = "nats://127.0.0.1:4222"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = Field(default="hermes", description="namespace of every Redis key")
+    state_dir: Path = Field(default_factory=default_state_dir)
+
+    # Gateway
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8789, ge=0, le=65535)
+    api_token: SecretStr | None = Field(default=None, description="bearer token of the HTTP API")
+    reply_ttl_seconds: int = Field(default=3600, ge=1, description="replies older than this are dropped")
+    long_poll_max_seconds: float = Field(default=30.0, gt=0)
+
+    # Guard and executor
+    signing_key: SecretStr | None = Field(default=None, description="HMAC key for execution orders")
+    order_ttl_seconds: int = Field(default=300, ge=1)
+    approval_ttl_seconds: int = Field(default=1800, ge=1)
+    default_profile: str = "default"
+
+    # Executor
+    ankra_bin: str = Field(default="ankra", description="path or name of the ankra executable")
+    ankra_api_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("HERMES_ANKRA_API_TOKEN", "ANKRA_API_TOKEN")
+    )
+    ankra_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("HERMES_ANKRA_BASE_URL", "ANKRA_BASE_URL")
+    )
+    exec_timeout_seconds: float = Field(default=120.0, gt=0)
+    exec_output_cap_bytes: int = Field(default=256 * 1024, ge=1024)
+    exec_max_in_flight: int = Field(default=1, ge=1, le=64)
+
+    # Logging
+    log_level: str = "INFO"
+    log_format: str = Field(default="json", description="json or console")
+
+    def known_secrets(self) -> list[str]:
+        """Secret values held in settings: redaction removes them from everything outbound."""
+        values = [self.api_token, self.signing_key, self.ankra_api_token]
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+    def require_signing_key(self) -> bytes:
+        """The order-signing key, or a clear error naming the variable to set."""
+        if self.signing_key is None or not self.signing_key.get_secret_value():
+            raise RuntimeError(
+                "HERMES_SIGNING_KEY is not set: the guard and the executor need the same secret key "
+                "to sign and verify execution orders (hermes up generates one)."
+            )
+        return self.signing_key.get_secret_value().encode()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

@@ -1,0 +1,133 @@
+"""The executor's handler: verify an order, run its steps once, publish the result."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import Awaitable, Callable
+
+from hermes import catalog, subjects
+from hermes.catalog import Risk
+from hermes.contracts import ExecutionOrder, ExecutionResult, OrderStep, Reply, StepResult
+from hermes.runtime import ServiceRuntime
+from hermes.signing import OrderRejected, verify_order
+from hermes_executor.ledger import Ledger
+from hermes_executor.runner import AnkraInvocation, SandboxLimits, run_step
+
+Heartbeat = Callable[[], Awaitable[None]]
+HEARTBEAT_SECONDS = 5.0
+
+
+class Executor:
+    """Runs signed orders from the shared work queue; one of possibly many replicas."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.rt = runtime
+        s = runtime.settings
+        self._key = s.require_signing_key()
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.invocation = AnkraInvocation(
+            binary=s.ankra_bin,
+            token=s.ankra_api_token.get_secret_value() if s.ankra_api_token else None,
+            base_url=s.ankra_base_url,
+        )
+        self.limits = SandboxLimits(timeout_seconds=s.exec_timeout_seconds,
+                                    output_cap_bytes=s.exec_output_cap_bytes)
+
+    @property
+    def ledger(self) -> Ledger:
+        return Ledger(self.rt.redis, self.rt.keys)
+
+    async def handle_order(self, order: ExecutionOrder, deliveries: int, heartbeat: Heartbeat) -> None:
+        """Run `order` unless it is forged, expired or replayed; publish exactly one result."""
+        try:
+            verify_order(order, self._key)
+        except OrderRejected as err:
+            await self._refuse(order, str(err))
+            return
+        first_time = await self.ledger.accept_order(order.id)
+        if not first_time and deliveries <= 1:
+            await self._refuse(order, "this order was already accepted once; a replayed order never runs")
+            return
+        results: list[StepResult] = []
+        for step in order.steps:
+            result = await self._run_once(order, step, heartbeat)
+            results.append(result)
+            if result.outcome != "ok":
+                break
+        outcome = results[-1].outcome if results and results[-1].outcome != "ok" else "ok"
+        await self._publish_result(order, results, outcome)
+
+    async def _run_once(self, order: ExecutionOrder, step: OrderStep, heartbeat: Heartbeat) -> StepResult:
+        state, recorded = await self.ledger.state(order.id, step.step_id)
+        if state == "finished" and recorded is not None:
+            return recorded  # ran before this redelivery: report what it did, never run it again
+        if state == "started" and _risk(step) is not Risk.READ:
+            result = StepResult(
+                step_id=step.step_id, argv=step.argv, command=step.command, outcome="unknown",
+                error=("an executor stopped while this step was running, so it may or may not have "
+                       "taken effect; check its state before retrying (Hermes never re-runs it by itself)"))
+            await self.ledger.finished(order.id, step.step_id, result)
+            return result
+        await self.ledger.started(order.id, step.step_id, self.name)
+        await self._progress(order, step)
+        beating = asyncio.create_task(_beat(heartbeat))
+        try:
+            result = await run_step(step, self.invocation, self.limits, self.rt.redactor)
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
+        await self.ledger.finished(order.id, step.step_id, result)
+        self.rt.log.info("step finished", order_id=order.id, argv=step.argv, outcome=result.outcome,
+                         exit_code=result.exit_code, duration_ms=result.duration_ms)
+        return result
+
+    async def _progress(self, order: ExecutionOrder, step: OrderStep) -> None:
+        reply = Reply(conversation_id=order.conversation_id, correlation_id=order.correlation_id,
+                      kind="progress", text=f"Running `{catalog.display(step.argv)}`...", source="executor",
+                      id=f"progress-{order.id}-{step.step_id}")
+        await self.rt.publish(reply, subjects.REPLY_CREATED)
+
+    async def _publish_result(self, order: ExecutionOrder, steps: list[StepResult], outcome: str,
+                              error: str | None = None) -> None:
+        result = ExecutionResult(
+            id=f"result-{order.id}",
+            conversation_id=order.conversation_id,
+            correlation_id=order.correlation_id,
+            order_id=order.id,
+            plan_id=order.plan_id,
+            intent=order.intent,
+            outcome=outcome,
+            steps=steps,
+            error=error,
+        )
+        await self.rt.publish(result, subjects.EXEC_RESULT)
+
+    async def _refuse(self, order: ExecutionOrder, reason: str) -> None:
+        self.rt.log.warning("order refused", order_id=order.id, reason=reason)
+        steps = [StepResult(step_id=s.step_id, argv=s.argv, command=s.command, outcome="refused",
+                            error=reason) for s in order.steps]
+        result = ExecutionResult(
+            conversation_id=order.conversation_id, correlation_id=order.correlation_id,
+            order_id=order.id, plan_id=order.plan_id, intent=order.intent, outcome="refused",
+            steps=steps, error=f"The executor refused order {order.id}: {reason}. Nothing was run.",
+        )
+        await self.rt.publish(result, subjects.EXEC_RESULT)
+
+
+def _risk(step: OrderStep) -> Risk:
+    try:
+        return catalog.spec_for(step.command).risk
+    except KeyError:
+        return Risk.DESTRUCTIVE  # unknown: treat as the most careful class
+
+
+async def _beat(heartbeat: Heartbeat) -> None:
+    """Tell JetStream the order is still being worked on, so it is not redelivered meanwhile."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        with contextlib.suppress(Exception):
+            await heartbeat()

@@ -1,0 +1,56 @@
+"""Gateway service wiring: the reply subscriber, and the HTTP API started with the service."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from faststream import FastStream
+
+from hermes import bus, subjects
+from hermes.contracts import Reply
+from hermes.runtime import ServiceRuntime
+from hermes.settings import Settings
+from hermes_gateway.http_api import HttpApi, build_http_app
+from hermes_gateway.service import Gateway
+
+
+def create_app(settings: Settings | None = None, *, configure_logging: bool = True) -> FastStream:
+    """The gateway: HTTP API in, conversation events out."""
+    rt = ServiceRuntime("gateway", settings, configure_logging=configure_logging)
+    if rt.settings.api_token is None or not rt.settings.api_token.get_secret_value():
+        raise RuntimeError("HERMES_API_TOKEN is not set: the gateway's HTTP API needs a bearer token "
+                           "(hermes up generates one and writes it to <state dir>/api-token)")
+    gateway = Gateway(rt)
+    runner: dict[str, web.AppRunner] = {}
+
+    @rt.broker.subscriber(subjects.REPLY_CREATED, stream=bus.jstream(subjects.REPLY_STREAM),
+                          durable=subjects.GATEWAY_REPLIES_DURABLE, pull_sub=bus.pull(batch_size=16),
+                          ack_policy=bus.ACK_AFTER_HANDLING, title="gateway: replies")
+    async def on_reply(reply: Reply) -> None:
+        await gateway.handle_reply(reply)
+
+    async def ready() -> dict[str, bool]:
+        checks = {"nats": rt.broker.config.connection_state.connection.is_connected}
+        try:
+            checks["redis"] = bool(await rt.redis.ping())
+        except Exception:
+            checks["redis"] = False
+        return checks
+
+    @rt.on_startup
+    async def start_http() -> None:
+        api = HttpApi(gateway.conversations, rt.publish, gateway.approval_conversation, ready,
+                      rt.settings.long_poll_max_seconds, subjects)
+        app_runner = web.AppRunner(build_http_app(api, rt.settings.api_token.get_secret_value()),
+                                   access_log=None)
+        await app_runner.setup()
+        site = web.TCPSite(app_runner, rt.settings.http_host, rt.settings.http_port)
+        await site.start()
+        runner["http"] = app_runner
+        rt.log.info("http api listening", host=rt.settings.http_host, port=rt.settings.http_port)
+
+    @rt.on_shutdown
+    async def stop_http() -> None:
+        if "http" in runner:
+            await runner.pop("http").cleanup()
+
+    return rt.app()

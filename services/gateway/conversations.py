@@ -1,0 +1,99 @@
+"""The conversation log: every message and reply of a conversation, in order, in Redis.
+
+Each conversation is a Redis stream; a cursor is a stream entry id, so any gateway replica can
+serve any reader from where it left off. Appends are deduplicated on the event id, so a reply
+delivered twice by the bus shows once.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from hermes.contracts import Reply, utcnow
+from hermes.keys import Keys
+
+CONVERSATION_TTL_SECONDS = 30 * 24 * 3600
+MAX_EVENTS = 2000
+START = "0-0"
+
+# Append unless this event id was appended before; returns the new cursor or false.
+_APPEND_ONCE = """
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then
+  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'event', ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  return id
+end
+return false
+"""
+
+
+class UnknownConversation(KeyError):
+    pass
+
+
+class ConversationLog:
+    def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._append = redis.register_script(_APPEND_ONCE)
+
+    async def create(self, conversation_id: str, user: str, channel: str) -> None:
+        key = self._keys.conversation(conversation_id)
+        await self._redis.hset(key, mapping={"created_at": utcnow().isoformat(), "user": user,
+                                             "channel": channel})
+        await self._redis.expire(key, CONVERSATION_TTL_SECONDS)
+
+    async def exists(self, conversation_id: str) -> bool:
+        return bool(await self._redis.exists(self._keys.conversation(conversation_id)))
+
+    async def append(self, conversation_id: str, event: dict[str, Any]) -> str | None:
+        """Append `event` (which has an `id`); the cursor after it, or None for a duplicate."""
+        payload = json.dumps(event, ensure_ascii=False, default=str)
+        cursor = await self._append(
+            keys=[self._keys.events(conversation_id), self._keys.dedupe("event", event["id"])],
+            args=[payload, CONVERSATION_TTL_SECONDS, CONVERSATION_TTL_SECONDS, MAX_EVENTS],
+        )
+        return cursor or None
+
+    async def append_reply(self, reply: Reply) -> str | None:
+        if not await self.exists(reply.conversation_id):
+            # A conversation started straight on the bus by another system: make it readable too.
+            await self.create(reply.conversation_id, user="bus", channel="bus")
+        return await self.append(reply.conversation_id, reply_event(reply))
+
+    async def last_cursor(self, conversation_id: str) -> str:
+        """The cursor of the newest event (START for none): a reader from there sees only what follows."""
+        newest = await self._redis.xrevrange(self._keys.events(conversation_id), count=1)
+        return newest[0][0] if newest else START
+
+    async def read(self, conversation_id: str, cursor: str = START, wait_seconds: float = 0.0,
+                   limit: int = 100) -> tuple[list[dict[str, Any]], str]:
+        """Events after `cursor`, waiting up to `wait_seconds` for the first; and the next cursor."""
+        if not await self.exists(conversation_id):
+            raise UnknownConversation(conversation_id)
+        block = int(wait_seconds * 1000) if wait_seconds > 0 else None
+        answer = await self._redis.xread({self._keys.events(conversation_id): cursor}, count=limit,
+                                         block=block)
+        events: list[dict[str, Any]] = []
+        for _stream, entries in answer or []:
+            for entry_id, fields in entries:
+                event = json.loads(fields["event"])
+                event["cursor"] = entry_id
+                events.append(event)
+                cursor = entry_id
+        return events, cursor
+
+
+def message_event(message_id: str, correlation_id: str, text: str, user: str) -> dict[str, Any]:
+    return {"type": "message", "id": message_id, "correlation_id": correlation_id, "text": text,
+            "user": user, "final": False, "blocks": [], "approval": None, "kind": None,
+            "source": "gateway", "created_at": utcnow().isoformat()}
+
+
+def reply_event(reply: Reply) -> dict[str, Any]:
+    data = reply.model_dump(mode="json", exclude={"schema_version", "conversation_id", "expires_at"})
+    data["type"] = "reply"
+    return data

@@ -1,0 +1,225 @@
+"""The gateway's HTTP API (aiohttp): messages in, conversation events out, approvals.
+
+Every route but the health checks and the OpenAPI document needs `Authorization: Bearer <token>`.
+Errors are JSON `{"error": "..."}` that say what was wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import re
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from hermes.contracts import ApprovalDecision, ChatMessage, new_id
+from hermes_gateway.conversations import START, ConversationLog, UnknownConversation, message_event
+
+Publish = Callable[[Any, str], Awaitable[None]]
+Ready = Callable[[], Awaitable[dict[str, bool]]]
+
+_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+_PUBLIC = {"/healthz", "/readyz", "/openapi.yaml"}
+MAX_BODY_BYTES = 64 * 1024
+MAX_TEXT = 20_000
+
+
+class ApiError(web.HTTPException):
+    def __init__(self, status: int, message: str) -> None:
+        self.status_code = status
+        super().__init__(text=json.dumps({"error": message}), content_type="application/json")
+
+
+def _bad(message: str) -> ApiError:
+    return ApiError(400, message)
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+    try:
+        return await handler(request)
+    except ApiError:
+        raise
+    except web.HTTPException as err:
+        if err.content_type == "application/json":
+            raise
+        raise ApiError(err.status, err.reason or "error") from None
+
+
+def _auth(token: str) -> Callable[..., Awaitable[web.StreamResponse]]:
+    expected = token.encode()
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+        if request.path in _PUBLIC:
+            return await handler(request)
+        header = request.headers.get("Authorization", "")
+        if not header:
+            raise ApiError(401, "missing bearer token: send `Authorization: Bearer <token>` "
+                                "(hermes up writes the local token to <state dir>/api-token)")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+            raise ApiError(401, "invalid bearer token")
+        return await handler(request)
+
+    return middleware
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise ApiError(413, f"request body over {MAX_BODY_BYTES} bytes")
+    raw = await request.read()
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(413, f"request body over {MAX_BODY_BYTES} bytes")
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError as err:
+        raise _bad(f"malformed JSON: {err}") from None
+    if not isinstance(body, dict):
+        raise _bad("the body must be a JSON object")
+    return body
+
+
+def _optional_str(body: dict[str, Any], field: str, pattern: re.Pattern[str] | None = None,
+                  max_len: int = 256) -> str | None:
+    value = body.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise _bad(f"field '{field}' must be a non-empty string")
+    if len(value) > max_len or (pattern and not pattern.match(value)):
+        raise _bad(f"field '{field}' is not valid (letters, digits, . _ : - up to {max_len} characters)")
+    return value
+
+
+class HttpApi:
+    """Routes of the gateway's HTTP API."""
+
+    def __init__(self, log: ConversationLog, publish: Publish, approval_lookup: Callable[[str], Awaitable[str | None]],
+                 ready: Ready, long_poll_max: float, subjects_: Any) -> None:
+        self.log = log
+        self.publish = publish
+        self.approval_lookup = approval_lookup
+        self.ready = ready
+        self.long_poll_max = long_poll_max
+        self.subjects = subjects_
+
+    async def healthz(self, _request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(self, _request: web.Request) -> web.Response:
+        checks = await self.ready()
+        status = 200 if all(checks.values()) else 503
+        return web.json_response({"status": "ok" if status == 200 else "unavailable", "checks": checks},
+                                 status=status)
+
+    async def openapi(self, _request: web.Request) -> web.Response:
+        text = resources.files("hermes_gateway").joinpath("openapi.yaml").read_text()
+        return web.Response(text=text, content_type="application/yaml")
+
+    async def post_message(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        if "text" not in body:
+            raise _bad("missing field 'text'")
+        text = body["text"]
+        if not isinstance(text, str) or not text.strip():
+            raise _bad("field 'text' must be a non-empty string")
+        if len(text) > MAX_TEXT:
+            raise _bad(f"field 'text' is longer than {MAX_TEXT} characters")
+        conversation_id = _optional_str(body, "conversation_id", _ID, 128)
+        user = _optional_str(body, "user") or "http-user"
+        if conversation_id is None:
+            conversation_id = new_id()
+            await self.log.create(conversation_id, user=user, channel="http")
+        elif not await self.log.exists(conversation_id):
+            raise ApiError(404, f"unknown conversation {conversation_id!r}; omit conversation_id to start one")
+        message = ChatMessage(conversation_id=conversation_id, correlation_id="pending", text=text,
+                              user=user, channel="http")
+        message.correlation_id = message.id
+        cursor_before = await self.log.last_cursor(conversation_id)
+        await self.log.append(conversation_id, message_event(message.id, message.id, text, user))
+        try:
+            await self.publish(message, self.subjects.CHAT_RECEIVED)
+        except Exception as err:  # the bus is down: say so, and record it in the conversation
+            await self.log.append(conversation_id, {
+                "type": "reply", "id": f"error-{message.id}", "correlation_id": message.id, "kind": "error",
+                "text": f"Hermes could not queue your message: {err}", "final": True, "blocks": [],
+                "approval": None, "source": "gateway"})
+            raise ApiError(503, f"the message bus is unavailable ({err}); try again shortly") from None
+        return web.json_response({"message_id": message.id, "conversation_id": conversation_id,
+                                  "correlation_id": message.id, "cursor": cursor_before}, status=202)
+
+    async def get_events(self, request: web.Request) -> web.StreamResponse:
+        conversation_id = request.match_info["conversation_id"]
+        if not _ID.match(conversation_id):
+            raise ApiError(404, f"unknown conversation {conversation_id!r}")
+        cursor = request.query.get("cursor", START)
+        if not re.fullmatch(r"\d+(-\d+)?", cursor):
+            raise _bad("query 'cursor' must be a cursor returned by this API (e.g. 0 or 1700000000000-0)")
+        try:
+            wait = float(request.query.get("wait", "0"))
+        except ValueError:
+            raise _bad("query 'wait' must be a number of seconds") from None
+        wait = max(0.0, min(wait, self.long_poll_max))
+        if "text/event-stream" in request.headers.get("Accept", ""):
+            return await self._sse(request, conversation_id, cursor)
+        try:
+            events, next_cursor = await self.log.read(conversation_id, cursor, wait)
+        except UnknownConversation:
+            raise ApiError(404, f"unknown conversation {conversation_id!r}") from None
+        return web.json_response({"events": events, "cursor": next_cursor})
+
+    async def _sse(self, request: web.Request, conversation_id: str, cursor: str) -> web.StreamResponse:
+        if not await self.log.exists(conversation_id):
+            raise ApiError(404, f"unknown conversation {conversation_id!r}")
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        try:
+            while True:
+                events, cursor = await self.log.read(conversation_id, cursor, 15.0)
+                if not events:
+                    await response.write(b": keep-alive\n\n")
+                for event in events:
+                    data = json.dumps(event, ensure_ascii=False)
+                    await response.write(f"id: {event['cursor']}\ndata: {data}\n\n".encode())
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        return response
+
+    async def post_approval(self, request: web.Request) -> web.Response:
+        approval_id = request.match_info["approval_id"]
+        body = await _json_body(request)
+        decision = body.get("decision")
+        if decision not in {"approve", "reject"}:
+            raise _bad("field 'decision' must be \"approve\" or \"reject\"")
+        user = _optional_str(body, "user") or "http-user"
+        conversation_id = await self.approval_lookup(approval_id) if _ID.match(approval_id) else None
+        if conversation_id is None:
+            raise ApiError(404, f"no pending approval {approval_id!r}: it was already decided, expired, "
+                                "or never existed")
+        message = ApprovalDecision(conversation_id=conversation_id, correlation_id="pending",
+                                   approval_id=approval_id, decision=decision, user=user, channel="http")
+        message.correlation_id = message.id
+        cursor_before = await self.log.last_cursor(conversation_id)
+        await self.log.append(conversation_id, message_event(message.id, message.id,
+                                                             f"{decision} {approval_id}", user))
+        await self.publish(message, self.subjects.APPROVAL_DECIDED)
+        return web.json_response({"approval_id": approval_id, "decision": decision,
+                                  "conversation_id": conversation_id, "correlation_id": message.id,
+                                  "cursor": cursor_before}, status=202)
+
+
+def build_http_app(api: HttpApi, token: str) -> web.Application:
+    """The aiohttp application serving `api` behind bearer-token auth."""
+    app = web.Application(middlewares=[_errors, _auth(token)], client_max_size=MAX_BODY_BYTES)
+    app.router.add_get("/healthz", api.healthz)
+    app.router.add_get("/readyz", api.readyz)
+    app.router.add_get("/openapi.yaml", api.openapi)
+    app.router.add_post("/v1/messages", api.post_message)
+    app.router.add_get("/v1/conversations/{conversation_id}/events", api.get_events)
+    app.router.add_post("/v1/approvals/{approval_id}", api.post_approval)
+    return app

@@ -1,0 +1,101 @@
+"""Pending approvals in Redis: bound to a plan hash and its approvers, with an expiry.
+
+Resolving an approval deletes it atomically, so a second decision (a replayed button click, a
+double "y") finds nothing and is refused instead of running the plan twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import redis.asyncio as aioredis
+from pydantic import BaseModel, Field
+
+from hermes.contracts import Plan, new_id, utcnow
+from hermes.keys import Keys
+from hermes.profiles import Profile
+from hermes.signing import plan_hash
+
+
+class PendingApproval(BaseModel):
+    approval_id: str = Field(default_factory=lambda: "apr-" + new_id()[:12])
+    plan: Plan
+    plan_hash: str
+    profile: Profile = Field(description="the profile the plan was decided under")
+    requested_by: str
+    approvers: list[str]
+    reasons: list[str]
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+
+
+class ApprovalRefused(Exception):
+    """A decision that cannot be taken; the message says why, for a person."""
+
+
+def hash_plan(plan: Plan) -> str:
+    """The hash an approval is bound to: every argv list, in order, and the intent."""
+    return plan_hash(plan.intent, [step.argv for step in plan.steps], plan.cluster)
+
+
+class ApprovalStore:
+    def __init__(self, redis: aioredis.Redis, keys: Keys, ttl_seconds: int) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._ttl = ttl_seconds
+
+    async def create(self, plan: Plan, profile: Profile, reasons: list[str],
+                     approvers: list[str] | None = None) -> PendingApproval:
+        pending = PendingApproval(
+            plan=plan,
+            plan_hash=hash_plan(plan),
+            profile=profile,
+            requested_by=plan.requested_by,
+            approvers=approvers or [plan.requested_by],
+            reasons=reasons,
+            expires_at=utcnow() + timedelta(seconds=self._ttl),
+        )
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._keys.approval(pending.approval_id), pending.model_dump_json(), ex=self._ttl)
+            pipe.sadd(self._keys.conversation_approvals(plan.conversation_id), pending.approval_id)
+            pipe.expire(self._keys.conversation_approvals(plan.conversation_id), self._ttl)
+            await pipe.execute()
+        return pending
+
+    async def get(self, approval_id: str) -> PendingApproval | None:
+        raw = await self._redis.get(self._keys.approval(approval_id))
+        return PendingApproval.model_validate_json(raw) if raw else None
+
+    async def resolve(self, approval_id: str, user: str) -> PendingApproval:
+        """Take a pending approval for a decision by `user`, or raise ApprovalRefused."""
+        pending = await self.get(approval_id)
+        if pending is None:
+            raise ApprovalRefused(
+                f"approval {approval_id} is unknown, already decided, or expired; nothing was run. "
+                "Ask again to get a fresh plan."
+            )
+        if utcnow() >= pending.expires_at:
+            await self._forget(pending)
+            raise ApprovalRefused(f"approval {approval_id} expired at {pending.expires_at:%H:%M:%S} UTC; "
+                                  "nothing was run. Ask again to get a fresh plan.")
+        if user not in pending.approvers:
+            raise ApprovalRefused(
+                f"{user} may not decide approval {approval_id}; allowed: {', '.join(pending.approvers)}"
+            )
+        if hash_plan(pending.plan) != pending.plan_hash:
+            await self._forget(pending)
+            raise ApprovalRefused(f"the plan of approval {approval_id} changed since it was drafted; "
+                                  "ask again to re-draft it")
+        # Whoever deletes the key owns the decision: a replayed decision finds nothing to delete.
+        if not await self._redis.delete(self._keys.approval(approval_id)):
+            raise ApprovalRefused(f"approval {approval_id} was already decided; nothing more was run")
+        await self._redis.srem(self._keys.conversation_approvals(pending.plan.conversation_id), approval_id)
+        return pending
+
+    async def pending_for(self, conversation_id: str) -> list[str]:
+        return sorted(await self._redis.smembers(self._keys.conversation_approvals(conversation_id)))
+
+    async def _forget(self, pending: PendingApproval) -> None:
+        await self._redis.delete(self._keys.approval(pending.approval_id))
+        await self._redis.srem(self._keys.conversation_approvals(pending.plan.conversation_id),
+                               pending.approval_id)

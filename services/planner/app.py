@@ -1,0 +1,31 @@
+"""Planner service wiring: subscribers only; the work is in `service.Planner`."""
+
+from __future__ import annotations
+
+from faststream import FastStream
+
+from hermes import bus, subjects
+from hermes.contracts import ChatMessage, ExecutionResult
+from hermes.runtime import ServiceRuntime
+from hermes.settings import Settings
+from hermes_planner.service import Planner
+
+
+def create_app(settings: Settings | None = None, *, configure_logging: bool = True) -> FastStream:
+    """The planner: consumes chat messages and execution results."""
+    rt = ServiceRuntime("planner", settings, configure_logging=configure_logging)
+    planner = Planner(rt)
+
+    @rt.broker.subscriber(subjects.CHAT_RECEIVED, stream=bus.jstream(subjects.CHAT_STREAM),
+                          durable=subjects.PLANNER_CHAT_DURABLE, pull_sub=bus.pull(),
+                          ack_policy=bus.ACK_AFTER_HANDLING, title="planner: chat messages")
+    async def on_chat(message: ChatMessage) -> None:
+        await planner.handle_chat(message)
+
+    @rt.broker.subscriber(subjects.EXEC_RESULT, stream=bus.jstream(subjects.RESULT_STREAM),
+                          durable=subjects.PLANNER_RESULTS_DURABLE, pull_sub=bus.pull(),
+                          ack_policy=bus.ACK_AFTER_HANDLING, title="planner: execution results")
+    async def on_result(result: ExecutionResult) -> None:
+        await planner.handle_result(result)
+
+    return rt.app()
