@@ -118,3 +118,14 @@ def environ(**values: str) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@pytest.fixture
+def fresh_nats(tmp_path: Path) -> Iterator[Endpoint]:
+    """A NATS server of the test's own: for tests that run services, whose stream and durable
+    names are fixed, so nothing left by another test can reach them."""
+    server = embedded.start_nats(tmp_path / "nats")
+    try:
+        yield Endpoint(server.url, "process")
+    finally:
+        server.stop()

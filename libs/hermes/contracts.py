@@ -60,6 +60,44 @@ class PlanStep(Contract):
     title: str = Field(default="", max_length=500, description="what the step does, in a line")
 
 
+class BomLine(Contract):
+    """One component of a bill of materials."""
+
+    component: str
+    chart: str = Field(description="registry/chart, or 'manifest' for a plain manifest")
+    version: str = "-"
+    replicas: int = 0
+    storage_gi: float = 0.0
+    cpu_request_m: int = Field(default=0, description="requested CPU, millicores, all replicas")
+    memory_request_mi: int = Field(default=0, description="requested memory, MiB, all replicas")
+    monthly_cost_estimate: float = 0.0
+    notes: str = ""
+
+
+class BillOfMaterials(Contract):
+    """What a build will create and roughly what it costs (an estimate, labelled as such)."""
+
+    lines: list[BomLine]
+    total_cpu_request_m: int = 0
+    total_memory_request_mi: int = 0
+    total_storage_gi: float = 0.0
+    monthly_cost_estimate: float = 0.0
+    currency: str = "EUR"
+    provider: str = ""
+    estimate_note: str = "Estimated from a price table; not a quote."
+
+
+class ArchitectureDraft(Contract):
+    """The drafted architecture shown before a build, as a tree a person reads."""
+
+    stack: str
+    cluster: str
+    tree: str = Field(description="the drafted architecture as a text tree")
+    components: list[str] = Field(default_factory=list)
+    connection_secret: str | None = Field(default=None, description="Secret the app reads, never its values")
+    warnings: list[str] = Field(default_factory=list)
+
+
 class Plan(Envelope):
     """The planner's proposal for one turn. Published on `hermes.v1.plan.proposed`."""
 
@@ -70,6 +108,12 @@ class Plan(Envelope):
     summary: str = Field(default="", max_length=4000)
     cluster: str | None = Field(default=None, description="the cluster the plan is about, if any")
     profile: str | None = Field(default=None, description="active profile for the conversation")
+    architecture: ArchitectureDraft | None = None
+    bill_of_materials: BillOfMaterials | None = None
+    files: dict[str, str] = Field(
+        default_factory=dict,
+        description="files a step reads, by relative name (e.g. the stack YAML for `cluster apply -f`)",
+    )
 
 
 # Execution -----------------------------------------------------------------------------------
@@ -92,6 +136,7 @@ class ExecutionOrder(Envelope):
     requested_by: str
     approved_by: list[str] = Field(default_factory=list)
     intent: str = ""
+    files: dict[str, str] = Field(default_factory=dict, description="written into the run's directory")
     expires_at: datetime
     signature: str = Field(default="", description="HMAC-SHA256 over the order without this field")
 
@@ -186,6 +231,36 @@ class ApprovalDecision(Envelope):
     decision: Literal["approve", "reject"]
     user: str = Field(min_length=1, max_length=256)
     channel: str = "http"
+
+
+class ProfileSwitch(Envelope):
+    """A person asked to use another profile in this conversation. Published on `hermes.v1.profile.switch`."""
+
+    profile: str = Field(min_length=1, max_length=64)
+    user: str = Field(min_length=1, max_length=256)
+
+
+# Audit ---------------------------------------------------------------------------------------
+AuditEvent = Literal[
+    "plan.run", "plan.approval_requested", "plan.refused", "approval.approved", "approval.rejected",
+    "approval.refused", "order.refused", "order.finished", "profile.switched", "profile.refused",
+]
+
+
+class AuditRecord(Envelope):
+    """One line of the audit: a decision or an outcome. Published on `hermes.v1.audit`."""
+
+    event: AuditEvent
+    service: str
+    requested_by: str | None = None
+    approved_by: list[str] = Field(default_factory=list)
+    profile: str | None = None
+    plan_id: str | None = None
+    plan_hash: str | None = None
+    cluster: str | None = None
+    commands: list[list[str]] = Field(default_factory=list)
+    outcome: str | None = None
+    reason: str | None = None
 
 
 # Dead letters --------------------------------------------------------------------------------

@@ -35,6 +35,12 @@ place in the conversation's order relative to the replies around it.
 APPROVAL_DECIDED = f"{PREFIX}.approval.decided"
 """gateway -> guard: a person approved or rejected, `ApprovalDecision`."""
 
+AUDIT = f"{PREFIX}.audit"
+"""guard and executor -> the audit stream: every decision and outcome, `AuditRecord`."""
+
+PROFILE_SWITCH = f"{PREFIX}.profile.switch"
+"""planner -> guard: a person asked to change the conversation's profile, `ProfileSwitch`."""
+
 DEAD_LETTER = f"{PREFIX}.deadletter"
 """any service: a message that failed validation, with the reason, `DeadLetter`."""
 
@@ -68,9 +74,9 @@ CHAT_STREAM = StreamSpec(
 )
 PLAN_STREAM = StreamSpec(
     name="HERMES_PLANS",
-    subjects=[PLAN_PROPOSED, APPROVAL_DECIDED],
-    description="Plans and approval decisions waiting for the guard",
-    durables=["guard-plans", "guard-approvals"],
+    subjects=[PLAN_PROPOSED, APPROVAL_DECIDED, PROFILE_SWITCH],
+    description="Plans, approval decisions and profile switches waiting for the guard",
+    durables=["guard-plans", "guard-approvals", "guard-profiles"],
 )
 EXEC_STREAM = StreamSpec(
     name="HERMES_EXEC",
@@ -100,6 +106,14 @@ DEAD_LETTER_STREAM = StreamSpec(
     description="Messages that failed validation, kept for inspection",
 )
 
+AUDIT_STREAM = StreamSpec(
+    name="HERMES_AUDIT",
+    subjects=[AUDIT],
+    retention=RetentionPolicy.LIMITS,
+    max_age_seconds=365 * 24 * 3600,
+    description="Append-only audit of every decision: who asked, who approved, profile, plan hash, outcome",
+)
+
 STREAMS: tuple[StreamSpec, ...] = (
     CHAT_STREAM,
     PLAN_STREAM,
@@ -107,6 +121,7 @@ STREAMS: tuple[StreamSpec, ...] = (
     RESULT_STREAM,
     REPLY_STREAM,
     DEAD_LETTER_STREAM,
+    AUDIT_STREAM,
 )
 
 # Durable consumer names ----------------------------------------------------------------------
@@ -114,6 +129,7 @@ PLANNER_CHAT_DURABLE = "planner-chat"
 PLANNER_RESULTS_DURABLE = "planner-results"
 GUARD_PLANS_DURABLE = "guard-plans"
 GUARD_APPROVALS_DURABLE = "guard-approvals"
+GUARD_PROFILES_DURABLE = "guard-profiles"
 EXECUTOR_ORDERS_DURABLE = "executor-orders"
 GATEWAY_REPLIES_DURABLE = "gateway-replies"
 

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -107,13 +108,33 @@ def _error_line(stderr: str) -> str:
     return stderr.strip().splitlines()[-1] if stderr.strip() else ""
 
 
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def write_files(directory: str, files: dict[str, str]) -> None:
+    """Write an order's files (e.g. the stack YAML) into the run's directory; plain names only."""
+    for name, content in files.items():
+        if not _FILE_NAME.match(name):
+            raise catalog.CommandRefused(f"file name {name!r} is not a plain file name")
+        with open(os.path.join(directory, name), "w", encoding="utf-8") as handle:
+            handle.write(content)
+
+
 async def run_step(step: OrderStep, invocation: AnkraInvocation, limits: SandboxLimits,
-                   redactor: Redactor) -> StepResult:
-    """Run one step and return its (redacted) result. Never raises for a command's failure."""
+                   redactor: Redactor, files: dict[str, str] | None = None) -> StepResult:
+    """Run one step and return its (redacted) result. Never raises for a command's failure.
+
+    `files` are written into the run's own directory, which is the command's working directory,
+    so `cluster apply -f stack.yaml` reads the file the guard signed.
+    """
     started = time.monotonic()
     home = tempfile.mkdtemp(prefix="hermes-run-")
     base = {"step_id": step.step_id, "argv": step.argv, "command": step.command}
     try:
+        try:
+            write_files(home, files or {})
+        except catalog.CommandRefused as err:
+            return StepResult(**base, outcome="refused", error=str(err))
         try:
             argv = build_argv(invocation.binary, step, os.path.join(home, ".ankra.yaml"))
         except catalog.CommandRefused as err:

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from hermes import catalog, subjects
 from hermes.catalog import Risk
-from hermes.contracts import ExecutionOrder, ExecutionResult, OrderStep, Reply, StepResult
+from hermes.contracts import AuditRecord, ExecutionOrder, ExecutionResult, OrderStep, Reply, StepResult
 from hermes.runtime import ServiceRuntime
 from hermes.signing import OrderRejected, verify_order
 from hermes_executor.ledger import Ledger
@@ -59,6 +59,8 @@ class Executor:
                 break
         outcome = results[-1].outcome if results and results[-1].outcome != "ok" else "ok"
         await self._publish_result(order, results, outcome)
+        await self._audit(order, "order.finished", outcome=outcome,
+                          reason="; ".join(r.error for r in results if r.error) or None)
 
     async def _run_once(self, order: ExecutionOrder, step: OrderStep, heartbeat: Heartbeat) -> StepResult:
         state, recorded = await self.ledger.state(order.id, step.step_id)
@@ -75,7 +77,7 @@ class Executor:
         await self._progress(order, step)
         beating = asyncio.create_task(_beat(heartbeat))
         try:
-            result = await run_step(step, self.invocation, self.limits, self.rt.redactor)
+            result = await run_step(step, self.invocation, self.limits, self.rt.redactor, order.files)
         finally:
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -106,8 +108,18 @@ class Executor:
         )
         await self.rt.publish(result, subjects.EXEC_RESULT)
 
+    async def _audit(self, order: ExecutionOrder, event: str, **fields: object) -> None:
+        record = AuditRecord(
+            id=f"audit-{event}-{order.id}", conversation_id=order.conversation_id,
+            correlation_id=order.correlation_id, event=event, service="executor",
+            requested_by=order.requested_by, approved_by=order.approved_by, plan_id=order.plan_id,
+            commands=[s.argv for s in order.steps], **fields,
+        )
+        await self.rt.publish(record, subjects.AUDIT)
+
     async def _refuse(self, order: ExecutionOrder, reason: str) -> None:
         self.rt.log.warning("order refused", order_id=order.id, reason=reason)
+        await self._audit(order, "order.refused", outcome="refused", reason=reason)
         steps = [StepResult(step_id=s.step_id, argv=s.argv, command=s.command, outcome="refused",
                             error=reason) for s in order.steps]
         result = ExecutionResult(

@@ -34,8 +34,16 @@ class ApprovalRefused(Exception):
 
 
 def hash_plan(plan: Plan) -> str:
-    """The hash an approval is bound to: every argv list, in order, and the intent."""
-    return plan_hash(plan.intent, [step.argv for step in plan.steps], plan.cluster)
+    """The hash an approval is bound to: every argv list in order, the files the steps read (the
+    stack YAML), the drafted architecture and the bill of materials."""
+    return plan_hash(
+        plan.intent,
+        [step.argv for step in plan.steps],
+        plan.cluster,
+        plan.files,
+        plan.architecture.model_dump(mode="json") if plan.architecture else None,
+        plan.bill_of_materials.model_dump(mode="json") if plan.bill_of_materials else None,
+    )
 
 
 class ApprovalStore:

@@ -104,3 +104,24 @@ def decide(plan: Plan, profile: Profile) -> Decision:
     steps = [decide_step(step, profile) for step in plan.steps]
     verdict = max((s.verdict for s in steps), key=_SEVERITY.__getitem__, default=Verdict.REFUSE)
     return Decision(verdict, steps)
+
+
+def describe(profile: Profile) -> str:
+    """How Hermes says what a profile means, as the guide does on a switch."""
+    g = profile.guardrails
+    if profile.autonomy is Autonomy.READ_ONLY:
+        rule = "I'll only run reads and refuse every change"
+    elif profile.autonomy is Autonomy.CONFIRM_ALL:
+        rule = "I'll confirm every change"
+    elif profile.autonomy is Autonomy.CONFIRM_DESTRUCTIVE:
+        rule = "I'll ask before anything destructive, any scaling and any provisioning"
+    else:
+        asks = ", ".join(g.require_confirmation) or "nothing"
+        rule = f"I'll run changes without asking, except: {asks}"
+    if g.require_architecture_draft and g.require_bill_of_materials:
+        rule += " and draft architecture with a bill of materials before building anything"
+    elif g.require_architecture_draft:
+        rule += " and draft the architecture before building anything"
+    elif g.require_bill_of_materials:
+        rule += " and show a bill of materials before building anything"
+    return f"Now using the \"{profile.name}\" profile. {rule}."

@@ -1,0 +1,41 @@
+"""Reading the audit stream: every decision and outcome, filterable by conversation and cluster."""
+
+from __future__ import annotations
+
+import nats
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from hermes import subjects
+from hermes.contracts import AuditRecord
+
+
+async def read_audit(nats_url: str, conversation_id: str | None = None, cluster: str | None = None,
+                     limit: int = 200) -> list[AuditRecord]:
+    """The most recent audit records (oldest first), optionally for one conversation or cluster."""
+    nc = await nats.connect(nats_url, connect_timeout=5)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(subjects.AUDIT_STREAM.name)
+        total = info.state.messages
+        if total == 0:
+            return []
+        sub = await js.pull_subscribe(
+            subjects.AUDIT, stream=subjects.AUDIT_STREAM.name,
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=30),
+        )
+        records: list[AuditRecord] = []
+        seen = 0
+        while seen < total:
+            batch = await sub.fetch(min(256, total - seen), timeout=5)
+            for msg in batch:
+                seen += 1
+                record = AuditRecord.model_validate_json(msg.data)
+                if conversation_id and record.conversation_id != conversation_id:
+                    continue
+                if cluster and record.cluster != cluster and not any(cluster in argv for argv in record.commands):
+                    continue
+                records.append(record)
+        await sub.unsubscribe()
+        return records[-limit:]
+    finally:
+        await nc.close()

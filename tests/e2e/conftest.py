@@ -1,0 +1,180 @@
+"""The whole of Hermes, for real: four service processes over a NATS server and a Redis server of
+their own, with the Ankra emulator as `ankra`. Tests talk to it only through the HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from hermes import embedded
+
+SERVICES = ("gateway", "planner", "guard", "executor")
+
+
+@dataclass
+class HermesStack:
+    """A running Hermes: its URL and token, its processes, and where everything lives."""
+
+    url: str
+    token: str
+    nats_url: str
+    redis_url: str
+    redis_prefix: str
+    signing_key: str
+    emulator_state: Path
+    logs: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    session: aiohttp.ClientSession | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def send(self, text: str, conversation_id: str | None = None, user: str = "alice") -> dict[str, Any]:
+        body: dict[str, Any] = {"text": text, "user": user}
+        if conversation_id:
+            body["conversation_id"] = conversation_id
+        assert self.session is not None
+        async with self.session.post(f"{self.url}/v1/messages", json=body, headers=self.headers) as resp:
+            assert resp.status == 202, await resp.text()
+            return await resp.json()
+
+    async def events_until_final(self, conversation_id: str, correlation_id: str, cursor: str = "0",
+                                 timeout: float = 45.0) -> list[dict[str, Any]]:
+        """Events of one turn, up to and including its final reply."""
+        assert self.session is not None
+        seen: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            async with self.session.get(f"{self.url}/v1/conversations/{conversation_id}/events",
+                                        params={"cursor": cursor, "wait": "5"}, headers=self.headers) as resp:
+                assert resp.status == 200, await resp.text()
+                page = await resp.json()
+            cursor = page["cursor"]
+            for event in page["events"]:
+                if event["correlation_id"] == correlation_id:
+                    seen.append(event)
+                    if event.get("final"):
+                        return seen
+        raise AssertionError(f"no final reply within {timeout}s; got {seen}\n{self.tail_logs()}")
+
+    async def turn(self, text: str, conversation_id: str | None = None, user: str = "alice"
+                   ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Send a message and return (the POST answer, the turn's events up to its final reply)."""
+        sent = await self.send(text, conversation_id, user)
+        events = await self.events_until_final(sent["conversation_id"], sent["correlation_id"], sent["cursor"])
+        return sent, events
+
+    def emulator_calls(self) -> list[dict[str, Any]]:
+        path = self.emulator_state / "calls.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def tail_logs(self, lines: int = 15) -> str:
+        out = []
+        for name in SERVICES:
+            path = self.logs / f"{name}.log"
+            if path.exists():
+                out.append(f"--- {name} ---\n" + "\n".join(path.read_text().splitlines()[-lines:]))
+        return "\n".join(out)
+
+
+def start_services(stack: HermesStack, ankra_bin: str, ankra_token: str | None,
+                   extra_env: dict[str, str] | None = None) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HERMES_", "ANKRA_"))}
+    env.update({
+        "HERMES_NATS_URL": stack.nats_url,
+        "HERMES_REDIS_URL": stack.redis_url,
+        "HERMES_REDIS_PREFIX": stack.redis_prefix,
+        "HERMES_API_TOKEN": stack.token,
+        "HERMES_SIGNING_KEY": stack.signing_key,
+        "HERMES_HTTP_HOST": "127.0.0.1",
+        "HERMES_HTTP_PORT": stack.url.rsplit(":", 1)[1],
+        "HERMES_ANKRA_BIN": ankra_bin,
+        "HERMES_EXEC_TIMEOUT_SECONDS": "20",
+        "HERMES_LOG_FORMAT": "json",
+    })
+    if ankra_token:
+        env["ANKRA_API_TOKEN"] = ankra_token
+    env.update(extra_env or {})
+    stack.logs.mkdir(parents=True, exist_ok=True)
+    for name in SERVICES:
+        log = open(stack.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        stack.processes[name] = subprocess.Popen([sys.executable, "-m", f"hermes_{name}"], env=env,
+                                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+
+
+def stop_services(stack: HermesStack) -> None:
+    for proc in stack.processes.values():
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in stack.processes.values():
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def wait_ready(stack: HermesStack, timeout: float = 60.0) -> None:
+    assert stack.session is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for name, proc in stack.processes.items():
+            if proc.poll() is not None:
+                raise AssertionError(f"{name} exited with {proc.returncode}\n{stack.tail_logs()}")
+        try:
+            async with stack.session.get(f"{stack.url}/readyz") as resp:
+                if resp.status == 200:
+                    # every service logs "service started" once its subscribers run
+                    started = [n for n in SERVICES
+                               if '"service started"' in (stack.logs / f"{n}.log").read_text()]
+                    if len(started) == len(SERVICES):
+                        return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"Hermes did not become ready in {timeout}s\n{stack.tail_logs()}")
+
+
+@pytest.fixture
+def stack_servers(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """NATS and Redis of this stack's own."""
+    nats = embedded.start_nats(tmp_path / "nats")
+    redis = embedded.start_redis(tmp_path / "redis")
+    try:
+        yield nats.url, redis.url
+    finally:
+        nats.stop()
+        redis.stop()
+
+
+@pytest.fixture
+async def hermes(tmp_path: Path, stack_servers: tuple[str, str], emulator_state) -> AsyncIterator[HermesStack]:
+    """Hermes running against the Ankra emulator."""
+    state, ankra_token, wrapper = emulator_state
+    nats_url, redis_url = stack_servers
+    stack = HermesStack(url=f"http://127.0.0.1:{embedded.free_port()}", token=secrets.token_urlsafe(24),
+                        nats_url=nats_url, redis_url=redis_url, redis_prefix="e2e",
+                        signing_key=secrets.token_hex(32), emulator_state=state, logs=tmp_path / "logs")
+    start_services(stack, str(wrapper), ankra_token)
+    stack.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+    try:
+        await wait_ready(stack)
+        yield stack
+    finally:
+        await stack.session.close()
+        stop_services(stack)
