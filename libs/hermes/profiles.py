@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Autonomy(StrEnum):
@@ -27,6 +27,19 @@ class Guardrails(BaseModel):
     require_confirmation: list[str] = Field(default_factory=list)
     require_architecture_draft: bool = False
     require_bill_of_materials: bool = False
+    # Rules a skill's `## Guardrails` section can add (see hermes.skills); a profile may set them too.
+    # Before a scale step: show the current count and wait for confirmation (in either direction).
+    show_current_count_before_scale: bool = False
+    withhold_secrets: bool = False  # never echo tokens or credentials back in chat
+    read_back_create_parameters: bool = False  # list a create's parameters back before it runs
+    prefer_ankra_chat: bool = False  # troubleshooting questions go to `ankra chat` first
+
+    @field_validator("require_confirmation", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
 
 class Profile(BaseModel):
@@ -37,6 +50,14 @@ class Profile(BaseModel):
     skills: list[str] = Field(default_factory=lambda: ["ankra"])
     autonomy: Autonomy = Autonomy.CONFIRM_DESTRUCTIVE
     guardrails: Guardrails = Field(default_factory=Guardrails)
+    # Who may approve under this profile; None: the config's `hermes.approvers` (or anyone allowed in).
+    approvers: list[str] | None = None
+    two_person: bool = False  # an approval needs two distinct approvers
+
+    @field_validator("guardrails", mode="before")
+    @classmethod
+    def _no_guardrails(cls, value: object) -> object:
+        return {} if value is None else value
 
 
 DEFAULT_PROFILE = Profile(
@@ -45,3 +66,46 @@ DEFAULT_PROFILE = Profile(
     guardrails=Guardrails(require_confirmation=["delete", "deprovision", "scale-down", "revoke"],
                           require_architecture_draft=True, require_bill_of_materials=True),
 )
+
+
+# Strictness of each autonomy level, loosest first.
+_STRICTNESS: dict[Autonomy, int] = {
+    Autonomy.AUTO: 0,
+    Autonomy.CONFIRM_DESTRUCTIVE: 1,
+    Autonomy.CONFIRM_ALL: 2,
+    Autonomy.READ_ONLY: 3,
+}
+
+
+def profile_strictness(profile: Profile | Autonomy | str) -> int:
+    """How strict a profile (or an autonomy level) is: read-only 3 > confirm-all 2 >
+    confirm-destructive 1 > auto 0."""
+    autonomy = profile.autonomy if isinstance(profile, Profile) else Autonomy(profile)
+    return _STRICTNESS[autonomy]
+
+
+def merge_guardrails(a: Guardrails, b: Guardrails) -> Guardrails:
+    """Guardrails at least as strict as both: confirmation lists united, every switch on if either has it."""
+    words = list(dict.fromkeys([*a.require_confirmation, *b.require_confirmation]))
+    merged = {"require_confirmation": words}
+    for name, field in Guardrails.model_fields.items():
+        if field.annotation is bool:
+            merged[name] = bool(getattr(a, name) or getattr(b, name))
+    return Guardrails(**merged)
+
+
+def stricter(a: Profile, b: Profile) -> Profile:
+    """The profile to apply when both `a` and `b` bind a request (e.g. the conversation's profile and
+    the minimum profile a cluster is pinned to).
+
+    The result takes the stricter autonomy (and that profile's name, model and skills; `a` when equally
+    strict), the union of both guardrails, two-person approval if either asks for it, and the stricter
+    profile's approvers (the other's when it names none). It is never looser than either input.
+    """
+    first, second = (b, a) if profile_strictness(b) > profile_strictness(a) else (a, b)
+    approvers = first.approvers if first.approvers is not None else second.approvers
+    return first.model_copy(update={
+        "guardrails": merge_guardrails(first.guardrails, second.guardrails),
+        "two_person": first.two_person or second.two_person,
+        "approvers": list(approvers) if approvers is not None else None,
+    })

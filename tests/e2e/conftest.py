@@ -52,14 +52,21 @@ class HermesStack:
             return await resp.json()
 
     async def events_until_final(self, conversation_id: str, correlation_id: str, cursor: str = "0",
-                                 timeout: float = 45.0) -> list[dict[str, Any]]:
-        """Events of one turn, up to and including its final reply."""
+                                 timeout: float = 45.0, started_on_bus: bool = False) -> list[dict[str, Any]]:
+        """Events of one turn, up to and including its final reply.
+
+        A conversation started on the bus by another system exists for the gateway once its first
+        reply arrives: with `started_on_bus`, 404 means "not yet".
+        """
         assert self.session is not None
         seen: list[dict[str, Any]] = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             async with self.session.get(f"{self.url}/v1/conversations/{conversation_id}/events",
                                         params={"cursor": cursor, "wait": "5"}, headers=self.headers) as resp:
+                if started_on_bus and resp.status == 404:
+                    await asyncio.sleep(0.1)
+                    continue
                 assert resp.status == 200, await resp.text()
                 page = await resp.json()
             cursor = page["cursor"]

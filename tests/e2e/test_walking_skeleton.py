@@ -120,7 +120,7 @@ async def test_another_system_can_publish_a_request_on_the_bus(hermes: HermesSta
                          headers={"Nats-Msg-Id": message.id})
     finally:
         await nc.close()
-    events = await hermes.events_until_final("ops-bot-1", "req-1")
+    events = await hermes.events_until_final("ops-bot-1", "req-1", started_on_bus=True)
     assert any(b["type"] == "table" for b in events[-1]["blocks"])
 
 

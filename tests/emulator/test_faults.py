@@ -1,0 +1,90 @@
+"""Fault injection (latency, fail-next across processes, hang) and the call log."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+from .conftest import Emu
+
+
+def test_latency_from_env_and_from_faults_file(emu: Emu) -> None:
+    started = time.monotonic()
+    fast = emu.run("cluster", "list", "-o", "json")
+    fast_took = time.monotonic() - started
+    started = time.monotonic()
+    slow = emu.run("cluster", "list", "-o", "json", ANKRA_EMULATOR_LATENCY_MS="700")
+    slow_took = time.monotonic() - started
+    assert fast.returncode == slow.returncode == 0
+    assert slow_took >= 0.7 and slow_took > fast_took
+    emu.write_faults(latency_ms=600)  # through a scrubbed environment
+    started = time.monotonic()
+    assert emu.run("cluster", "list").returncode == 0
+    assert time.monotonic() - started >= 0.6
+
+
+def test_fail_next_counts_across_processes(emu: Emu) -> None:
+    codes = [emu.run("cluster", "list", ANKRA_EMULATOR_FAIL_NEXT="2") for _ in range(3)]
+    assert [c.returncode for c in codes] == [1, 1, 0]
+    assert codes[0].stderr.startswith("Error: listing clusters: API request failed: 503")
+    # The same value does not fail again; a new tag starts a new series.
+    assert emu.run("cluster", "list", ANKRA_EMULATOR_FAIL_NEXT="2").returncode == 0
+    assert emu.run("cluster", "list", ANKRA_EMULATOR_FAIL_NEXT="1@second").returncode == 1
+    assert emu.run("cluster", "list", ANKRA_EMULATOR_FAIL_NEXT="1@second").returncode == 0
+
+
+def test_fail_next_from_faults_file_is_decremented_and_filtered(emu: Emu) -> None:
+    emu.write_faults(fail_next=1, fail_match=["cluster scale"])
+    assert emu.run("cluster", "list").returncode == 0  # not matched: not consumed
+    failed = emu.run("cluster", "scale", "production", "6")
+    assert failed.returncode == 1 and "scaling cluster: API request failed" in failed.stderr
+    assert json.loads((emu.state / "faults.json").read_text())["fail_next"] == 0
+    # The failed scale changed nothing; the retry works.
+    assert emu.json("cluster", "info", "production")["workers"] == 5
+    assert emu.run("cluster", "scale", "production", "6").returncode == 0
+    assert emu.json("cluster", "info", "production")["workers"] == 6
+
+
+def test_hang_is_killed_by_timeout(emu: Emu) -> None:
+    proc = subprocess.Popen(
+        [str(emu.wrapper), "cluster", "list"],
+        env=emu.env(ANKRA_EMULATOR_HANG="1"),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        proc.wait(timeout=1.5)
+        raise AssertionError("the emulator should hang")
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+    assert proc.returncode == -signal.SIGKILL
+    hung = [c for c in emu.calls() if c.get("note") == "hang"]
+    assert len(hung) == 1 and hung[0]["exit_code"] is None
+
+
+def test_hang_from_faults_file(emu: Emu) -> None:
+    emu.write_faults(hang=True)
+    try:
+        emu.run("cluster", "list", timeout=1.0)
+        raise AssertionError("the emulator should hang")
+    except subprocess.TimeoutExpired:
+        pass  # subprocess.run kills the child on timeout
+
+
+def test_call_log_records_each_invocation_once_with_token_redacted(emu: Emu) -> None:
+    emu.run("cluster", "scale", "production", "7", "--token", emu.token)
+    emu.run("cluster", "info", "nope")
+    calls = emu.calls()
+    assert [c["command"] for c in calls] == ["cluster scale", "cluster info"]
+    assert [c["exit_code"] for c in calls] == [0, 3]
+    assert calls[0]["argv"] == ["cluster", "scale", "production", "7", "--token", "***"]
+    assert all(isinstance(c["pid"], int) and c["ts"].endswith("Z") for c in calls)
+    assert emu.token not in (emu.state / "calls.jsonl").read_text()
