@@ -1,0 +1,180 @@
+"""The `hermes` command: wiring of the subcommands only; the work lives in up, chat and client."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import os
+from importlib import metadata
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from hermes_cli import chat as chat_mod
+from hermes_cli import paths
+
+SERVICES = ("gateway", "planner", "guard", "executor")
+
+app = typer.Typer(
+    name="hermes",
+    help="Hermes: an infrastructure agent for the Ankra Kubernetes platform.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("ankra-hermes")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"hermes {_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.",
+                                          callback=_version_callback, is_eager=True)] = False,
+) -> None:
+    """Hermes: an infrastructure agent for the Ankra Kubernetes platform."""
+
+
+def _consoles() -> tuple[Console, Console]:
+    return Console(), Console(stderr=True)
+
+
+StateDirOption = Annotated[Path | None, typer.Option(
+    "--state-dir", help="State directory (default: HERMES_STATE_DIR or ~/.local/state/hermes).")]
+UrlOption = Annotated[str | None, typer.Option(
+    "--url", help="Gateway URL (default: HERMES_URL, else the running `hermes up`).")]
+TokenOption = Annotated[str | None, typer.Option(
+    "--token", help="API token (default: HERMES_API_TOKEN, else <state dir>/api-token).")]
+UserOption = Annotated[str | None, typer.Option("--user", help="Who is speaking (default: your login name).")]
+TimeoutOption = Annotated[float, typer.Option("--timeout", min=1.0, help="Seconds to wait for the final reply.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the raw events, one JSON object per line.")]
+
+
+def _default_user(user: str | None) -> str | None:
+    if user:
+        return user
+    try:
+        return os.getlogin()
+    except OSError:
+        return os.environ.get("USER") or None
+
+
+@app.command()
+def up(
+    state_dir: StateDirOption = None,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port of the gateway's HTTP API.")] = 8789,
+    foreground_logs: Annotated[bool, typer.Option(
+        "--foreground-logs", help="Also print the services' logs here (they always go to <state>/logs).")] = False,
+) -> None:
+    """Start NATS, Redis, the Ankra emulator (unless a real ankra is set up) and the four services.
+
+    Everything runs locally as child processes; Ctrl-C stops it all.
+    """
+    from hermes_cli.up import up as run_up
+
+    raise typer.Exit(run_up(paths.resolve_state_dir(state_dir), port, foreground_logs))
+
+
+@app.command()
+def chat(
+    text: Annotated[list[str] | None, typer.Argument(
+        help="What to ask. Without it, an interactive session starts.", show_default=False)] = None,
+    conversation: Annotated[str | None, typer.Option(
+        "-c", "--conversation", help="Continue this conversation.")] = None,
+    as_json: JsonOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    user: UserOption = None,
+    timeout: TimeoutOption = 120.0,
+    state_dir: StateDirOption = None,
+) -> None:
+    """Ask Hermes something and print its reply (no text: an interactive session)."""
+    conn = chat_mod.resolve_connection(url, token, state_dir)
+    console, err_console = _consoles()
+    kwargs = {"conversation_id": conversation, "user": _default_user(user), "as_json": as_json,
+              "timeout": timeout, "console": console, "err_console": err_console}
+    message = " ".join(text or []).strip()
+    if message:
+        code = chat_mod.one_shot(conn, message, **kwargs)
+    else:
+        code = chat_mod.repl(conn, **kwargs)
+    raise typer.Exit(code)
+
+
+def _decide(decision: str, approval_id: str, url: str | None, token: str | None, user: str | None,
+            no_wait: bool, as_json: bool, timeout: float, state_dir: Path | None) -> None:
+    conn = chat_mod.resolve_connection(url, token, state_dir)
+    console, err_console = _consoles()
+    raise typer.Exit(chat_mod.decide(conn, approval_id, decision, user=_default_user(user), follow=not no_wait,
+                                     as_json=as_json, timeout=timeout, console=console,
+                                     err_console=err_console))
+
+
+NoWaitOption = Annotated[bool, typer.Option("--no-wait", help="Send the decision without waiting for the outcome.")]
+
+
+@app.command()
+def approve(
+    approval_id: Annotated[str, typer.Argument(help="The approval id Hermes showed.")],
+    url: UrlOption = None, token: TokenOption = None, user: UserOption = None, no_wait: NoWaitOption = False,
+    as_json: JsonOption = False, timeout: TimeoutOption = 120.0, state_dir: StateDirOption = None,
+) -> None:
+    """Approve a pending plan; then show what it did."""
+    _decide("approve", approval_id, url, token, user, no_wait, as_json, timeout, state_dir)
+
+
+@app.command()
+def reject(
+    approval_id: Annotated[str, typer.Argument(help="The approval id Hermes showed.")],
+    url: UrlOption = None, token: TokenOption = None, user: UserOption = None, no_wait: NoWaitOption = False,
+    as_json: JsonOption = False, timeout: TimeoutOption = 120.0, state_dir: StateDirOption = None,
+) -> None:
+    """Reject a pending plan: nothing of it runs."""
+    _decide("reject", approval_id, url, token, user, no_wait, as_json, timeout, state_dir)
+
+
+@app.command()
+def run(
+    service: Annotated[str, typer.Argument(help="gateway, planner, guard or executor", show_default=False)],
+) -> None:
+    """Run one service in the foreground, configured by HERMES_… environment variables.
+
+    This is what each container of a deployment runs; `hermes up` runs the same code as
+    `python -m hermes_<service>`.
+    """
+    name = service.strip().lower()
+    if name not in SERVICES:
+        Console(stderr=True).print(f"[bold red]error:[/] unknown service {service!r}; "
+                                   f"choose one of: {', '.join(SERVICES)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    module_name = f"hermes_{name}.app"
+    if importlib.util.find_spec(f"hermes_{name}") is None:
+        Console(stderr=True).print(f"[bold red]error:[/] the {name} service (hermes_{name}) is not installed; "
+                                   "reinstall the project with `pip install -e .`", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    service_app = importlib.import_module(module_name)
+    try:
+        faststream_app = service_app.create_app()
+    except RuntimeError as err:  # missing configuration: the service's message says which variable
+        Console(stderr=True).print(f"[bold red]error:[/] {name}: {err}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    try:
+        asyncio.run(faststream_app.run())
+    except KeyboardInterrupt:
+        pass
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,109 @@
+"""Rendering of gateway events for a terminal (rich).
+
+Pure functions: an event (the gateway's JSON, as a dict) in, rich renderables out. Nothing
+here does I/O, so every shape of reply is unit-testable with a recording Console.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+Event = dict[str, Any]
+
+
+def command_line(argv: list[str]) -> str:
+    """The exact command a step runs, as a person would type it (argv has no program name)."""
+    argv = [str(a) for a in argv]
+    if argv and argv[0] == "ankra":
+        argv = argv[1:]
+    return shlex.join(["ankra", *argv])
+
+
+def render_block(block: dict[str, Any]) -> RenderableType:
+    """One reply block: text as text, code as plain text (copy-pasteable), tables as tables."""
+    kind = block.get("type")
+    if kind == "table":
+        table = Table(title=block.get("title") or None, box=box.ROUNDED, title_justify="left")
+        for column in block.get("columns") or []:
+            table.add_column(str(column))
+        for row in block.get("rows") or []:
+            table.add_row(*(str(cell) for cell in row))
+        return table
+    if kind == "code":
+        # Plain, not syntax-highlighted: code is usually output or a command to copy; no markup.
+        return Text(str(block.get("text", "")))
+    return Text(str(block.get("text", "")))
+
+
+def _expiry(value: Any) -> str:
+    if not value:
+        return "-"
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+
+
+def render_approval(approval: dict[str, Any], text: str = "") -> RenderableType:
+    """An approval request: what, the exact commands, the risks, expiry, and how to answer.
+
+    The commands are shown in full (never truncated): a person approves exactly these.
+    """
+    approval_id = str(approval.get("approval_id", "?"))
+    lines: list[RenderableType] = [Text(str(approval.get("summary") or text or "Approval needed"), style="bold")]
+    lines.append(Text("\nCommands that will run:", style="bold"))
+    for argv in approval.get("steps") or []:
+        lines.append(Text("  " + command_line(list(argv)), style="cyan"))
+    risks = approval.get("risks") or []
+    if risks:
+        lines.append(Text("\nRisks:", style="bold"))
+        lines.extend(Text(f"  - {risk}", style="yellow") for risk in risks)
+    details = f"\nExpires: {_expiry(approval.get('expires_at'))}"
+    approvers = approval.get("approvers") or []
+    if approvers:
+        details += f"   Approvers: {', '.join(map(str, approvers))}"
+    lines.append(Text(details, style="dim"))
+    lines.append(Text.assemble(
+        "\nTo answer: ", (f"hermes approve {approval_id}", "bold green"), "  or  ",
+        (f"hermes reject {approval_id}", "bold red"), "\n           or reply ", ("y", "bold"), " / ",
+        ("n", "bold"), " in this conversation.",
+    ))
+    return Panel(Group(*lines), title=f"Approval needed ({approval_id})", title_align="left",
+                 border_style="yellow", box=box.ROUNDED)
+
+
+def render_event(event: Event) -> list[RenderableType]:
+    """What to show for one event. The person's own messages are not echoed back."""
+    if event.get("type") != "reply":
+        return []
+    kind = event.get("kind", "answer")
+    text = str(event.get("text") or "")
+    blocks = [render_block(b) for b in event.get("blocks") or [] if isinstance(b, dict)]
+    if kind == "progress":
+        return [Text(text, style="dim")] + blocks if text else blocks
+    if kind == "approval" and isinstance(event.get("approval"), dict):
+        return [render_approval(event["approval"], text), *blocks]
+    if kind == "error":
+        return [Text.assemble(("✗ Error: ", "bold red"), (text or "the request failed", "red")), *blocks]
+    return ([Text(text)] if text else []) + blocks
+
+
+def print_events(console: Console, events: Iterable[Event]) -> None:
+    for event in events:
+        for renderable in render_event(event):
+            console.print(renderable)
+
+
+def conversation_hint(conversation_id: str) -> Text:
+    """Printed after a new conversation so the person can continue it."""
+    return Text(f"conversation: {conversation_id}  (continue with -c {conversation_id})", style="dim")

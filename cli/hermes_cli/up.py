@@ -1,0 +1,467 @@
+"""`hermes up`: everything on one machine, each part its own child process.
+
+Starts NATS (JetStream) and Redis on free loopback ports, prepares the Ankra emulator unless
+a real `ankra` and token are configured, then the four services; waits until the gateway
+answers; supervises. Ctrl-C / SIGTERM stops everything (services first, then Redis and
+NATS). If any child dies, the rest are stopped and the exit code is 1.
+
+One `hermes up` per state dir: an exclusive lock on `<state>/up.lock` (and the pid in
+`<state>/up.json`, for file systems where locks do not hold) refuses a second one clearly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from filelock import FileLock, Timeout
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from hermes_cli import paths
+
+SERVICES = ("gateway", "planner", "guard", "executor")
+HOST = "127.0.0.1"
+EXIT_OK = 0
+EXIT_FAILED = 1
+STOP_TIMEOUT = 15.0
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+class UpError(Exception):
+    """`hermes up` cannot go on; the message says why and what to do."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks before starting anything
+
+
+def port_available(port: int, host: str = HOST) -> bool:
+    """Whether the gateway could listen on host:port: nothing answers and the bind works."""
+    from hermes.embedded import port_is_open
+
+    if port_is_open(host, port):
+        return False
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # aiohttp binds with SO_REUSEADDR too, so a port in TIME_WAIT counts as free here as well.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def already_running_message(state_dir: Path, info: dict[str, Any] | None) -> str:
+    where = ""
+    if info:
+        where = f" (pid {info.get('pid', '?')}, gateway {info.get('url', '?')})"
+    return (f"Hermes is already running from {state_dir}{where}. Talk to it with `hermes chat`, "
+            "or stop it first (Ctrl-C in its terminal, or `kill -INT <pid>`). To run a second, "
+            "separate Hermes, use another --state-dir and --port.")
+
+
+@dataclass
+class AnkraSetup:
+    """Which `ankra` the executor runs, with which token."""
+
+    emulated: bool
+    bin: str
+    token: str
+    description: str
+    base_url: str | None = None
+
+
+def _is_emulator(binary: str) -> bool:
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=15,
+                             stdin=subprocess.DEVNULL, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "emulator" in (out.stdout + out.stderr).lower()
+
+
+def real_ankra(environ: dict[str, str] | os._Environ[str] = os.environ) -> AnkraSetup | None:
+    """The real ankra to use, if one is configured: an executable and a token."""
+    token = environ.get("ANKRA_API_TOKEN") or environ.get("HERMES_ANKRA_API_TOKEN")
+    if not token:
+        return None
+    base_url = environ.get("ANKRA_BASE_URL") or environ.get("HERMES_ANKRA_BASE_URL") or None
+    configured = environ.get("HERMES_ANKRA_BIN")
+    if configured:
+        found = shutil.which(configured)
+        if found:
+            return AnkraSetup(False, found, token, f"real ankra at {found} (HERMES_ANKRA_BIN)", base_url)
+        raise UpError(f"HERMES_ANKRA_BIN={configured} is not an executable. Point it at the real ankra "
+                      "binary, or unset it (and ANKRA_API_TOKEN) to use the Ankra emulator.")
+    on_path = shutil.which("ankra")
+    if on_path and not _is_emulator(on_path):
+        return AnkraSetup(False, on_path, token, f"real ankra at {on_path} (from PATH)", base_url)
+    return None
+
+
+def emulated_ankra(state_dir: Path) -> AnkraSetup:
+    """Seed the emulator's state (once; re-registering the same token is a no-op) and its wrapper."""
+    try:
+        import ankra_emulator
+    except ImportError as err:
+        raise UpError(f"the Ankra emulator is not importable ({err}); reinstall the project "
+                      "(`pip install -e .`) or configure a real ankra (HERMES_ANKRA_BIN and ANKRA_API_TOKEN).") from None
+    token = paths.ensure_secret(state_dir / paths.ANKRA_EMULATOR_TOKEN,
+                                lambda: "ankra_" + secrets.token_hex(24))
+    emulator_state = state_dir / paths.ANKRA_EMULATOR_STATE
+    ankra_emulator.init_state(emulator_state, token)
+    wrapper = ankra_emulator.write_wrapper(state_dir / "bin", emulator_state, python=sys.executable)
+    return AnkraSetup(True, str(wrapper), token, f"EMULATED (state in {emulator_state})")
+
+
+# ---------------------------------------------------------------------------------------------
+# The supervisor
+
+
+@dataclass
+class Child:
+    """A service process we started."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    address: str = ""
+    log_start: int = 0  # offset of this run's output in the log file
+    _log_handle: IO[bytes] | None = None
+    _pump: threading.Thread | None = None
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def close_log(self) -> None:
+        if self._pump is not None:
+            self._pump.join(timeout=5)
+        if self._log_handle is not None:
+            self._log_handle.close()
+
+    def log_tail(self, lines: int = 12) -> str:
+        try:
+            with self.log_path.open("rb") as handle:
+                handle.seek(self.log_start)
+                text = handle.read().decode(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class Supervisor:
+    state_dir: Path
+    port: int = 8789
+    foreground_logs: bool = False
+    console: Console = field(default_factory=Console)
+    ready_timeout: float = 90.0
+
+    servers: list[Any] = field(default_factory=list)  # embedded.ServerProcess, stopped last
+    children: list[Child] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _signal: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / paths.LOGS
+
+    # -- entry point ------------------------------------------------------------------------
+    def run(self) -> int:
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock = FileLock(str(self.state_dir / paths.UP_LOCK))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            self._fail(already_running_message(self.state_dir, paths.read_up_info(self.state_dir)))
+            return EXIT_FAILED
+        try:
+            info = paths.read_up_info(self.state_dir)
+            if info and info.get("pid") != os.getpid() and paths.pid_alive(info.get("pid")):
+                self._fail(already_running_message(self.state_dir, info)
+                           + f" If pid {info.get('pid')} is not Hermes, delete {self.state_dir / paths.UP_JSON}.")
+                return EXIT_FAILED
+            paths.remove_up_info(self.state_dir)  # stale: its process is gone
+            if not port_available(self.port):
+                self._fail(f"port {self.port} on {HOST} is already in use, so the gateway cannot listen there. "
+                           f"Stop what uses it, or choose another port: `hermes up --port <port>` "
+                           f"(then `hermes chat` finds it through {self.state_dir / paths.UP_JSON}).")
+                return EXIT_FAILED
+            return self._run_locked()
+        finally:
+            lock.release()
+
+    def _run_locked(self) -> int:
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        previous_chld = signal.signal(signal.SIGCHLD, lambda *_: self._stop.set())
+        try:
+            try:
+                ankra = self._start_all()
+            except UpError as err:
+                self._fail(str(err))
+                self._stop_all()
+                return EXIT_FAILED
+            except BaseException:
+                self._stop_all()  # never leave servers behind, whatever went wrong
+                raise
+            if ankra is None:  # interrupted while starting
+                self._stop_all()
+                self.console.print("Stopped before Hermes was ready.")
+                return EXIT_OK
+            try:
+                self._write_up_json(ankra)
+                self._print_ready(ankra)
+                return self._supervise()
+            finally:
+                self._stop_all()  # a no-op after a clean stop; otherwise nothing is left behind
+        finally:
+            paths.remove_up_info(self.state_dir)
+            signal.signal(signal.SIGCHLD, previous_chld)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self._signal = signal.Signals(signum).name
+        self._stop.set()
+
+    def _fail(self, message: str) -> None:
+        self.console.print(f"[bold red]✗[/] {message}", highlight=False, soft_wrap=True)
+
+    # -- start-up ---------------------------------------------------------------------------
+    def _start_all(self) -> AnkraSetup | None:
+        from hermes import embedded
+
+        api_token = paths.ensure_secret(self.state_dir / paths.API_TOKEN)
+        signing_key = paths.ensure_secret(self.state_dir / paths.SIGNING_KEY, lambda: secrets.token_hex(32))
+        ankra = real_ankra() or emulated_ankra(self.state_dir)
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+
+        with self.console.status("Starting NATS and Redis…"):
+            try:
+                nats = embedded.start_nats(self.state_dir / "nats", host=HOST)
+                self.servers.append(nats)
+                redis = embedded.start_redis(self.state_dir / "redis", host=HOST)
+                self.servers.append(redis)
+            except embedded.EmbeddedServerError as err:
+                raise UpError(str(err)) from None
+        if self._signal:
+            return None
+
+        env = self._service_env(nats.url, redis.url, api_token, signing_key, ankra)
+        for name in SERVICES:
+            self.children.append(self._spawn(name, env))
+        self.children[0].address = self.url
+
+        if not self._wait_ready():
+            return None
+        return ankra
+
+    def _service_env(self, nats_url: str, redis_url: str, api_token: str, signing_key: str,
+                     ankra: AnkraSetup) -> dict[str, str]:
+        """The services' environment: the caller's, with everything `hermes up` decides set over it."""
+        env = dict(os.environ)
+        env.update({
+            "HERMES_NATS_URL": nats_url,
+            "HERMES_REDIS_URL": redis_url,
+            "HERMES_API_TOKEN": api_token,
+            "HERMES_SIGNING_KEY": signing_key,
+            "HERMES_HTTP_HOST": HOST,
+            "HERMES_HTTP_PORT": str(self.port),
+            "HERMES_STATE_DIR": str(self.state_dir),
+            "HERMES_ANKRA_BIN": ankra.bin,
+            "ANKRA_API_TOKEN": ankra.token,
+            "PYTHONUNBUFFERED": "1",
+        })
+        env.pop("HERMES_ANKRA_API_TOKEN", None)  # would shadow ANKRA_API_TOKEN in some readers
+        if ankra.emulated:
+            env.pop("ANKRA_BASE_URL", None)
+            env.pop("HERMES_ANKRA_BASE_URL", None)
+        elif ankra.base_url:
+            env["ANKRA_BASE_URL"] = ankra.base_url
+        if self.foreground_logs:
+            env.setdefault("HERMES_LOG_FORMAT", "console")
+        else:
+            env.setdefault("HERMES_LOG_FORMAT", "json")
+        return env
+
+    def _spawn(self, name: str, env: dict[str, str]) -> Child:
+        log_path = self.logs_dir / f"{name}.log"
+        handle = log_path.open("ab")
+        handle.write(f"---- hermes up: {name} starting at {datetime.now(UTC).isoformat()} ----\n".encode())
+        handle.flush()
+        start = handle.tell()
+        # A session of its own: Ctrl-C in the terminal reaches only `hermes up`, which then stops
+        # the services in order instead of all of them at once.
+        proc = subprocess.Popen([sys.executable, "-m", f"hermes_{name}"], env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE if self.foreground_logs else handle,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        child = Child(name, proc, log_path, log_start=start, _log_handle=handle)
+        if self.foreground_logs:
+            child._pump = threading.Thread(target=self._pump_logs, args=(child,), daemon=True,
+                                           name=f"logs-{name}")
+            child._pump.start()
+        return child
+
+    def _pump_logs(self, child: Child) -> None:
+        """--foreground-logs: copy a service's output to its log file and to the terminal."""
+        assert child.process.stdout is not None and child._log_handle is not None
+        for raw in iter(child.process.stdout.readline, b""):
+            line = raw.decode(errors="replace").rstrip("\n")
+            # The file gets plain text; the terminal keeps the colours. Text.from_ansi, not markup:
+            # a log line with [brackets] must print as it is.
+            child._log_handle.write(_ANSI.sub("", line).encode() + b"\n")
+            child._log_handle.flush()
+            self.console.print(Text.assemble((f"{child.name:>8} | ", "dim"), Text.from_ansi(line)),
+                               soft_wrap=True)
+
+    def _wait_ready(self) -> bool:
+        """Until the gateway answers /healthz and every service has logged that it started.
+
+        Returns False when interrupted; raises UpError when a child dies or time runs out.
+        """
+        deadline = time.monotonic() + self.ready_timeout
+        healthy = False
+        with self.console.status("Starting the services…"):
+            while time.monotonic() < deadline:
+                if self._signal:
+                    return False
+                self._check_children()
+                if not healthy:
+                    healthy = _http_ok(f"{self.url}/healthz")
+                if healthy and all("service started" in c.log_tail(400) for c in self.children):
+                    return True
+                self._stop.wait(0.1)
+                self._stop.clear()
+        not_started = [c.name for c in self.children if "service started" not in c.log_tail(400)]
+        what = "the gateway did not answer on " + self.url if not healthy else ", ".join(not_started) + " did not start"
+        raise UpError(f"Hermes did not become ready within {self.ready_timeout:g}s: {what}. "
+                      f"See the logs in {self.logs_dir}.")
+
+    def _check_children(self) -> None:
+        for child in self.children:
+            if not child.alive():
+                tail = child.log_tail()
+                raise UpError(f"{child.name} exited with code {child.process.returncode}. "
+                              f"Its log: {child.log_path}" + (f"\n{tail}" if tail else ""))
+        for server in self.servers:
+            if not server.alive():
+                raise UpError(f"{server.name} exited with code {server.process.returncode}. "
+                              f"Its log: {server.log_path}")
+
+    # -- running ----------------------------------------------------------------------------
+    def _write_up_json(self, ankra: AnkraSetup) -> None:
+        nats, redis = self.servers
+        paths.write_json_private(self.state_dir / paths.UP_JSON, {
+            "pid": os.getpid(),
+            "url": self.url,
+            "state_dir": str(self.state_dir),
+            "started_at": datetime.now(UTC).isoformat(),
+            "ports": {"gateway": self.port, "nats": nats.port, "redis": redis.port},
+            "nats_url": nats.url,
+            "redis_url": redis.url,
+            "ankra": {"emulated": ankra.emulated, "bin": ankra.bin},
+            "processes": {
+                **{s.name: {"pid": s.process.pid, "address": s.url, "log": str(s.log_path)} for s in self.servers},
+                **{c.name: {"pid": c.process.pid, "address": c.address, "log": str(c.log_path)}
+                   for c in self.children},
+            },
+        })
+
+    def _print_ready(self, ankra: AnkraSetup) -> None:
+        table = Table(box=box.ROUNDED, title="Hermes is up", title_justify="left")
+        table.add_column("process", no_wrap=True)
+        table.add_column("pid", justify="right", no_wrap=True)
+        table.add_column("address", no_wrap=True)
+        table.add_column(f"log (in {self.state_dir})", overflow="fold")
+
+        def shown(path: Path) -> str:  # relative to the state dir: short enough to read at a glance
+            return str(path.relative_to(self.state_dir)) if path.is_relative_to(self.state_dir) else str(path)
+
+        for server in self.servers:
+            table.add_row(server.name, str(server.process.pid), server.url, shown(server.log_path))
+        for child in self.children:
+            table.add_row(f"hermes {child.name}", str(child.process.pid), child.address or "-",
+                          shown(child.log_path))
+        self.console.print(table)
+        ankra_line = ("[bold yellow]EMULATED[/] — the Ankra emulator answers for `ankra` "
+                      f"(state in {self.state_dir / paths.ANKRA_EMULATOR_STATE})"
+                      if ankra.emulated else f"[bold]{ankra.description}[/]")
+        self.console.print(f"Ankra:  {ankra_line}", highlight=False, soft_wrap=True)
+        self.console.print(f"State:  {self.state_dir}", highlight=False)
+        self.console.print(f"Logs:   {self.logs_dir}", highlight=False)
+        self.console.print(f"API:    {self.url}  (token in {self.state_dir / paths.API_TOKEN})", highlight=False)
+        self.console.print('\n[bold green]Ready.[/] Talk to Hermes: [bold]hermes chat "List my Ankra clusters"[/]'
+                           "   (Ctrl-C here stops everything)", highlight=False, soft_wrap=True)
+
+    def _supervise(self) -> int:
+        """Wait for a signal or a child's death; then stop everything."""
+        while True:
+            self._stop.wait(1.0)  # SIGCHLD, SIGINT and SIGTERM set it; the timeout is a backstop
+            self._stop.clear()
+            if self._signal:
+                self.console.print(f"\n{self._signal}: stopping Hermes…", highlight=False)
+                self._stop_all()
+                self.console.print("[green]Stopped.[/] Everything Hermes started has exited.")
+                return EXIT_OK
+            try:
+                self._check_children()
+            except UpError as err:
+                self._fail(str(err))
+                self.console.print("Stopping the rest…")
+                self._stop_all()
+                return EXIT_FAILED
+
+    def _stop_all(self) -> None:
+        """Services first (they drain and ack), then Redis and NATS, which they depend on."""
+        for child in self.children:
+            if child.alive():
+                with contextlib.suppress(ProcessLookupError):
+                    child.process.terminate()
+        for child in self.children:
+            try:
+                child.process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.console.print(f"{child.name} did not stop within {STOP_TIMEOUT:g}s; killing it.")
+                child.process.kill()
+                child.process.wait()
+            child.close_log()
+        for server in reversed(self.servers):  # redis, then nats
+            server.stop()
+        self.children.clear()
+        self.servers.clear()
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def up(state_dir: Path, port: int, foreground_logs: bool, console: Console | None = None) -> int:
+    """Run `hermes up`; returns the exit code."""
+    return Supervisor(state_dir=state_dir, port=port, foreground_logs=foreground_logs,
+                      console=console or Console()).run()

@@ -1,0 +1,152 @@
+"""`hermes chat`, `approve` and `reject` against a stand-in gateway (see conftest.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hermes import embedded
+from hermes_cli.main import app
+from typer.testing import CliRunner
+
+from .conftest import TOKEN, FakeGateway
+
+runner = CliRunner()
+
+
+def chat(gw: FakeGateway, *args: str, input: str | None = None):
+    return runner.invoke(app, ["chat", "--url", gw.url, "--token", TOKEN, *args], input=input)
+
+
+def test_one_shot_prints_progress_and_the_table_and_exits_0(fake_gateway: FakeGateway, clean_env: Path) -> None:
+    result = chat(fake_gateway, "List my Ankra clusters")
+    assert result.exit_code == 0, result.output
+    assert "Running `ankra cluster list`" in result.output
+    assert "staging-cluster" in result.output and "production" in result.output
+    assert "hetzner" in result.output and "WORKERS" in result.output
+    assert "NOT YOURS" not in result.output, "events of other turns are not shown"
+    [conversation] = fake_gateway.conversations
+    assert f"conversation: {conversation}" in result.output and f"-c {conversation}" in result.output
+    [(_, path, body)] = fake_gateway.requests
+    assert path == "/v1/messages" and body["text"] == "List my Ankra clusters"
+
+
+def test_words_without_quotes_make_one_message(fake_gateway: FakeGateway, clean_env: Path) -> None:
+    result = chat(fake_gateway, "List", "my", "Ankra", "clusters", "--user", "bob")
+    assert result.exit_code == 0, result.output
+    [(_, _, body)] = fake_gateway.requests
+    assert body == {"text": "List my Ankra clusters", "user": "bob"}
+
+
+def test_json_prints_the_turns_raw_events_one_per_line(fake_gateway: FakeGateway, clean_env: Path) -> None:
+    result = chat(fake_gateway, "--json", "List my Ankra clusters")
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.output.splitlines() if line.strip()]
+    assert [e["type"] for e in events] == ["message", "reply", "reply"]
+    assert len({e["correlation_id"] for e in events}) == 1
+    assert events[-1]["final"] is True and events[-1]["blocks"][0]["type"] == "table"
+    assert events[-1]["blocks"][0]["rows"][1][0] == "production"
+
+
+def test_continuing_a_conversation_sends_its_id(fake_gateway: FakeGateway, clean_env: Path) -> None:
+    first = chat(fake_gateway, "List my Ankra clusters")
+    [conversation] = fake_gateway.conversations
+    second = chat(fake_gateway, "-c", conversation, "hello again")
+    assert first.exit_code == 0 and second.exit_code == 0, second.output
+    assert "You said: hello again" in second.output
+    assert "continue with" not in second.output, "the id is only announced for a new conversation"
+    assert fake_gateway.requests[-1][2]["conversation_id"] == conversation
+    unknown = chat(fake_gateway, "-c", "nope", "hello")
+    assert unknown.exit_code == 1 and "unknown conversation 'nope'" in unknown.output
+
+
+def test_a_wrong_token_is_reported_as_such(fake_gateway: FakeGateway, clean_env: Path) -> None:
+    result = runner.invoke(app, ["chat", "--url", fake_gateway.url, "--token", "wrong", "hi"])
+    assert result.exit_code == 1, result.output
+    assert "401" in result.output and "token was refused" in result.output
+    missing = runner.invoke(app, ["chat", "--url", fake_gateway.url, "hi"])
+    assert missing.exit_code == 1, missing.output
+    assert "no API token was sent" in missing.output and "HERMES_API_TOKEN" in missing.output
+
+
+def test_an_unreachable_gateway_exits_2_naming_the_url_and_hermes_up(clean_env: Path) -> None:
+    url = f"http://127.0.0.1:{embedded.free_port()}"
+    result = runner.invoke(app, ["chat", "--url", url, "--token", TOKEN, "hi"])
+    assert result.exit_code == 2, result.output
+    assert url in result.output and "hermes up" in result.output
+
+
+def test_a_final_error_event_exits_1(fake_gateway: FakeGateway, clean_env: Path) -> None:
+    result = chat(fake_gateway, "break something")
+    assert result.exit_code == 1, result.output
+    assert "Error" in result.output and "boom" in result.output
+
+
+def test_waiting_longer_than_the_timeout_says_so(fake_gateway: FakeGateway, clean_env: Path) -> None:
+    result = chat(fake_gateway, "--timeout", "1", "silence please")
+    assert result.exit_code == 1, result.output
+    assert "no final reply within 1s" in result.output
+
+
+def test_url_and_token_come_from_the_state_dir_of_hermes_up(fake_gateway: FakeGateway, clean_env: Path) -> None:
+    clean_env.mkdir(parents=True)
+    (clean_env / "up.json").write_text(json.dumps({"pid": 1, "url": fake_gateway.url}))
+    (clean_env / "api-token").write_text(TOKEN + "\n")
+    result = runner.invoke(app, ["chat", "List my Ankra clusters"])
+    assert result.exit_code == 0, result.output
+    assert "staging-cluster" in result.output
+
+
+def test_environment_variables_override_the_state_dir(fake_gateway: FakeGateway, clean_env: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    clean_env.mkdir(parents=True)
+    (clean_env / "up.json").write_text(json.dumps({"pid": 1, "url": "http://127.0.0.1:1"}))
+    (clean_env / "api-token").write_text("stale-token\n")
+    monkeypatch.setenv("HERMES_URL", fake_gateway.url)
+    monkeypatch.setenv("HERMES_API_TOKEN", TOKEN)
+    result = runner.invoke(app, ["chat", "hi"])
+    assert result.exit_code == 0, result.output
+    assert "You said: hi" in result.output
+
+
+def test_an_approval_shows_commands_and_how_to_answer(fake_gateway: FakeGateway, clean_env: Path) -> None:
+    result = chat(fake_gateway, "delete the monitoring stack")
+    assert result.exit_code == 0, result.output
+    assert "ankra cluster stacks delete monitoring --cluster staging-cluster" in result.output
+    assert "hermes approve apr-123" in result.output and "hermes reject apr-123" in result.output
+
+
+def test_approve_and_reject_post_the_decision_and_show_the_outcome(fake_gateway: FakeGateway,
+                                                                  clean_env: Path) -> None:
+    approved = runner.invoke(app, ["approve", "apr-123", "--url", fake_gateway.url, "--token", TOKEN,
+                                   "--user", "alice"])
+    assert approved.exit_code == 0, approved.output
+    assert "Approved apr-123" in approved.output and "deleted" in approved.output
+    assert fake_gateway.requests[-1] == ("POST", "/v1/approvals/apr-123", {"decision": "approve", "user": "alice"})
+    rejected = runner.invoke(app, ["reject", "apr-123", "--url", fake_gateway.url, "--token", TOKEN])
+    assert rejected.exit_code == 0, rejected.output
+    assert "Rejected: nothing was run." in rejected.output
+    assert fake_gateway.requests[-1][2]["decision"] == "reject"
+    unknown = runner.invoke(app, ["approve", "apr-nope", "--url", fake_gateway.url, "--token", TOKEN])
+    assert unknown.exit_code == 1 and "no pending approval 'apr-nope'" in unknown.output
+
+
+def test_the_repl_keeps_one_conversation_and_sends_y_as_a_message(fake_gateway: FakeGateway,
+                                                                 clean_env: Path) -> None:
+    result = chat(fake_gateway, input="List my Ankra clusters\ndelete the monitoring stack\ny\n/quit\n")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("you> ") == 4
+    assert "staging-cluster" in result.output and "hermes approve apr-123" in result.output
+    assert "You said: y" in result.output
+    bodies = [body for _, path, body in fake_gateway.requests if path == "/v1/messages"]
+    assert [b["text"] for b in bodies] == ["List my Ankra clusters", "delete the monitoring stack", "y"]
+    [conversation] = fake_gateway.conversations
+    assert "conversation_id" not in bodies[0]
+    assert bodies[1]["conversation_id"] == conversation and bodies[2]["conversation_id"] == conversation
+
+
+def test_the_repl_ends_on_end_of_input(fake_gateway: FakeGateway, clean_env: Path) -> None:
+    result = chat(fake_gateway, input="hello\n")
+    assert result.exit_code == 0, result.output
+    assert "You said: hello" in result.output

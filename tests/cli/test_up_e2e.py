@@ -1,0 +1,147 @@
+"""`hermes up` for real: NATS, Redis, the emulator and the four services as processes; then
+`hermes chat` as a person would use it; then Ctrl-C stops everything."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hermes import embedded
+from hermes_cli import paths
+
+pytestmark = pytest.mark.e2e
+
+# The installed console script, as a person runs it (fallback: the module, same code).
+_SCRIPT = Path(sys.executable).parent / "hermes"
+HERMES = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "hermes_cli.main"]
+
+
+def _env(state: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HERMES_", "ANKRA_"))}
+    env.update({"HERMES_STATE_DIR": str(state), "COLUMNS": "160", "PYTHONUNBUFFERED": "1"})
+    return env
+
+
+class Output:
+    """Lines of a process's output, read in a thread so that the test can wait for one."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def wait_for(self, needle: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                return False
+            if line is None:
+                return False
+            self.lines.append(line)
+            if needle in line:
+                return True
+        return False
+
+    def rest(self, timeout: float = 10) -> str:
+        self._thread.join(timeout)
+        while True:
+            try:
+                line = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if line is not None:
+                self.lines.append(line)
+        return "".join(self.lines)
+
+
+@pytest.fixture
+def hermes_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Output, Path, int]]:
+    state = tmp_path / "state"
+    port = embedded.free_port()
+    proc = subprocess.Popen([*HERMES, "up", "--state-dir", str(state), "--port", str(port)], env=_env(state),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = Output(proc)
+    try:
+        yield proc, output, state, port
+    finally:
+        if proc.poll() is None:  # the test failed before stopping it: do it, and then kill
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _chat(state: Path, text: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*HERMES, "chat", "--timeout", "60", text], env=_env(state), capture_output=True,
+                          text=True, timeout=90, check=False)
+
+
+def test_hermes_up_then_chat_then_ctrl_c(hermes_up) -> None:
+    proc, output, state, port = hermes_up
+    if not output.wait_for("Ready.", timeout=120):
+        pytest.fail(f"hermes up did not get ready:\n{output.rest(1)}\n{_logs(state)}")
+    assert "EMULATED" in "".join(output.lines)
+    info = paths.read_up_info(state)
+    assert info is not None and info["url"] == f"http://127.0.0.1:{port}" and info["pid"] == proc.pid
+    pids = {name: p["pid"] for name, p in info["processes"].items()}
+    assert set(pids) == {"nats-server", "redis-server", "gateway", "planner", "guard", "executor"}
+    assert info["ports"]["nats"] != 4222 and info["ports"]["redis"] != 6379
+
+    listed = _chat(state, "List my Ankra clusters")
+    assert listed.returncode == 0, listed.stdout + listed.stderr + _logs(state)
+    assert "staging-cluster" in listed.stdout and "production" in listed.stdout, listed.stdout
+
+    reconciled = _chat(state, "Reconcile the production cluster")
+    assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr + _logs(state)
+    assert "reconciliation" in reconciled.stdout.lower(), reconciled.stdout
+
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0, output.rest()
+    assert "Stopped." in output.rest()
+    alive = [name for name, pid in pids.items() if paths.pid_alive(pid)]
+    assert not alive, f"still running after hermes up exited: {alive}"
+    assert not (state / "up.json").exists()
+
+
+def _logs(state: Path) -> str:
+    out = []
+    for log in sorted((state / "logs").glob("*.log")):
+        out.append(f"--- {log.name} ---\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:]))
+    return "\n".join(out)
+
+
+def test_a_dying_service_is_named_with_its_log_and_everything_stops(hermes_up) -> None:
+    proc, output, state, _port = hermes_up
+    if not output.wait_for("Ready.", timeout=120):
+        pytest.fail(f"hermes up did not get ready:\n{output.rest(1)}")
+    info = paths.read_up_info(state)
+    assert info is not None
+    pids = {name: p["pid"] for name, p in info["processes"].items()}
+    os.kill(pids["planner"], signal.SIGKILL)
+    assert proc.wait(timeout=60) == 1
+    text = output.rest()
+    assert "planner exited" in text and str(state / "logs" / "planner.log") in text.replace("\n", "")
+    alive = [name for name, pid in pids.items() if paths.pid_alive(pid)]
+    assert not alive, f"still running after hermes up exited: {alive}"
+    assert not (state / "up.json").exists()
+    json.dumps(info)  # up.json was valid JSON
