@@ -540,6 +540,9 @@ def config_search_path(env: Mapping[str, str] | None = None, home: Path | None =
     return paths
 
 
+DEFAULT_CONFIG_FILE = Path(__file__).parent / "default_config.json5"
+
+
 def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> LoadedConfig:
     """Load the configuration.
 
@@ -564,8 +567,9 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     if found is None:
         result = LoadedConfig()
         result.loaded.append("no config file found (" + ", ".join(str(p) for p in candidates)
-                             + "); using the defaults")
-        _finish(result, {}, env, text="", file=None)
+                             + "); using the built-in defaults (the guide's production and sandbox profiles)")
+        text = DEFAULT_CONFIG_FILE.read_text(encoding="utf-8")
+        _finish(result, parse_json5(text, str(DEFAULT_CONFIG_FILE)), env, text=text, file=None)
         return result
     try:
         text = found.read_text(encoding="utf-8")

@@ -52,12 +52,24 @@ class ChatMessage(Envelope):
 
 
 # Plans ---------------------------------------------------------------------------------------
+class ObservedRef(Contract):
+    """A read step of an earlier order whose recorded result a later step depends on."""
+
+    order_id: str
+    step_id: str
+
+
 class PlanStep(Contract):
     """One `ankra` command of a plan, as an argv list without the program name."""
 
     step_id: str = Field(default_factory=new_id)
     argv: list[str] = Field(min_length=1, max_length=64)
     title: str = Field(default="", max_length=500, description="what the step does, in a line")
+    observed_from: ObservedRef | None = Field(
+        default=None,
+        description="the read whose result (as the executor recorded it) shows the current state, "
+                    "e.g. the worker count a scale step starts from",
+    )
 
 
 class BomLine(Contract):

@@ -6,9 +6,13 @@
 | `<p>:conv:<cid>:events` | stream | gateway | the conversation's events, read by the HTTP API |
 | `<p>:dedupe:<scope>:<id>` | string | gateway | an inbound event or bus message already handled |
 | `<p>:conv:<cid>:history` | list | planner | redacted turns for conversation memory (capped) |
+| `<p>:conv:<cid>:state` | string (JSON) | planner | known clusters, last request and cluster, the drafted design |
+| `<p>:clusters` | string (JSON) | planner | the clusters the last `cluster list` showed (5 min) |
+| `<p>:run:<plan>` | string (JSON) | planner | a multi-step run waiting for its plan's result (continuation) |
 | `<p>:conv:<cid>:profile` | string | guard | the conversation's active profile |
 | `<p>:approval:<aid>` | string (JSON) | guard | a pending approval, with a TTL |
 | `<p>:conv:<cid>:approvals` | set | guard | pending approval ids of a conversation |
+| `<p>:build-lock:<cluster>` | string | guard | the approval id of the one pending build of a cluster |
 | `<p>:ledger:<order>:<step>` | hash | executor | started/finished and the recorded result of a step |
 | `<p>:order-seen:<order>` | string | executor | an order id already accepted (replay defence) |
 """
@@ -33,6 +37,15 @@ class Keys:
     def history(self, cid: str) -> str:
         return f"{self.prefix}:conv:{cid}:history"
 
+    def planner_state(self, cid: str) -> str:
+        return f"{self.prefix}:conv:{cid}:state"
+
+    def clusters(self) -> str:
+        return f"{self.prefix}:clusters"
+
+    def run(self, plan_id: str) -> str:
+        return f"{self.prefix}:run:{plan_id}"
+
     def profile(self, cid: str) -> str:
         return f"{self.prefix}:conv:{cid}:profile"
 
@@ -44,6 +57,9 @@ class Keys:
 
     def conversation_approvals(self, cid: str) -> str:
         return f"{self.prefix}:conv:{cid}:approvals"
+
+    def build_lock(self, cluster: str) -> str:
+        return f"{self.prefix}:build-lock:{cluster}"
 
     def ledger(self, order_id: str, step_id: str) -> str:
         return f"{self.prefix}:ledger:{order_id}:{step_id}"

@@ -40,6 +40,12 @@ class ServiceRuntime:
         self._startup: list[Hook] = []
         self._shutdown: list[Hook] = []
 
+    def add_secrets(self, values: list[str]) -> None:
+        """More secret values to redact everywhere (e.g. tokens read from the config file)."""
+        for value in values:
+            self.redactor.add_secret(value)
+        logs.use_secrets(values)
+
     @property
     def redis(self) -> aioredis.Redis:
         if self._redis is None:

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import resource
+import secrets
 import shutil
 import signal
 import tempfile
@@ -109,13 +110,24 @@ def _error_line(stderr: str) -> str:
 
 
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# Drafted stacks carry this marker where a credential goes; the value is made only when it is applied.
+SECRET_PLACEHOLDER = "ENC[generated-at-apply]"
 
 
-def write_files(directory: str, files: dict[str, str]) -> None:
-    """Write an order's files (e.g. the stack YAML) into the run's directory; plain names only."""
+def write_files(directory: str, files: dict[str, str], redactor: Redactor, generate_secrets: bool) -> None:
+    """Write an order's files (e.g. the stack YAML) into the run's directory; plain names only.
+
+    With `generate_secrets` (a build), each secret placeholder becomes a fresh random value that
+    exists only in this file and the cluster's encrypted secret: it is redacted from every output.
+    """
     for name, content in files.items():
         if not _FILE_NAME.match(name):
             raise catalog.CommandRefused(f"file name {name!r} is not a plain file name")
+        if generate_secrets:
+            while SECRET_PLACEHOLDER in content:
+                value = secrets.token_urlsafe(24)
+                redactor.add_secret(value)
+                content = content.replace(SECRET_PLACEHOLDER, value, 1)
         with open(os.path.join(directory, name), "w", encoding="utf-8") as handle:
             handle.write(content)
 
@@ -132,7 +144,7 @@ async def run_step(step: OrderStep, invocation: AnkraInvocation, limits: Sandbox
     base = {"step_id": step.step_id, "argv": step.argv, "command": step.command}
     try:
         try:
-            write_files(home, files or {})
+            write_files(home, files or {}, redactor, generate_secrets=step.command == "cluster apply")
         except catalog.CommandRefused as err:
             return StepResult(**base, outcome="refused", error=str(err))
         try:

@@ -33,6 +33,22 @@ class ApprovalRefused(Exception):
     """A decision that cannot be taken; the message says why, for a person."""
 
 
+class BuildLocked(Exception):
+    """Another conversation's build of the same cluster is waiting for approval."""
+
+    def __init__(self, holder: PendingApproval) -> None:
+        self.holder = holder
+        super().__init__(
+            f"a build of cluster {holder.plan.cluster} is already waiting for approval ({holder.approval_id}, "
+            f"requested by {holder.requested_by}, expires {holder.expires_at:%H:%M} UTC); one pending build per "
+            "cluster at a time — decide or let that one expire first")
+
+
+def is_build(plan: Plan) -> bool:
+    """A plan that builds infrastructure from a stack file: one pending build per cluster."""
+    return any(step.argv[:2] == ["cluster", "apply"] for step in plan.steps)
+
+
 def hash_plan(plan: Plan) -> str:
     """The hash an approval is bound to: every argv list in order, the files the steps read (the
     stack YAML), the drafted architecture and the bill of materials."""
@@ -53,7 +69,21 @@ class ApprovalStore:
         self._ttl = ttl_seconds
 
     async def create(self, plan: Plan, profile: Profile, reasons: list[str],
-                     approvers: list[str] | None = None) -> PendingApproval:
+                     approvers: list[str] | None = None) -> tuple[PendingApproval, list[str]]:
+        """Store a pending approval; returns it and the ids of earlier approvals it made void.
+
+        A build takes the cluster's build lock: a newer draft in the same conversation voids the
+        earlier one; a build from another conversation is refused with BuildLocked.
+        """
+        voided: list[str] = []
+        if is_build(plan) and plan.cluster:
+            holder_id = await self._redis.get(self._keys.build_lock(plan.cluster))
+            holder = await self.get(holder_id) if holder_id else None
+            if holder is not None and holder.plan.conversation_id != plan.conversation_id:
+                raise BuildLocked(holder)
+            if holder is not None:
+                await self._forget(holder)
+                voided.append(holder.approval_id)
         pending = PendingApproval(
             plan=plan,
             plan_hash=hash_plan(plan),
@@ -67,8 +97,10 @@ class ApprovalStore:
             pipe.set(self._keys.approval(pending.approval_id), pending.model_dump_json(), ex=self._ttl)
             pipe.sadd(self._keys.conversation_approvals(plan.conversation_id), pending.approval_id)
             pipe.expire(self._keys.conversation_approvals(plan.conversation_id), self._ttl)
+            if is_build(plan) and plan.cluster:
+                pipe.set(self._keys.build_lock(plan.cluster), pending.approval_id, ex=self._ttl)
             await pipe.execute()
-        return pending
+        return pending, voided
 
     async def get(self, approval_id: str) -> PendingApproval | None:
         raw = await self._redis.get(self._keys.approval(approval_id))
@@ -97,7 +129,7 @@ class ApprovalStore:
         # Whoever deletes the key owns the decision: a replayed decision finds nothing to delete.
         if not await self._redis.delete(self._keys.approval(approval_id)):
             raise ApprovalRefused(f"approval {approval_id} was already decided; nothing more was run")
-        await self._redis.srem(self._keys.conversation_approvals(pending.plan.conversation_id), approval_id)
+        await self._forget(pending)
         return pending
 
     async def pending_for(self, conversation_id: str) -> list[str]:
@@ -107,3 +139,7 @@ class ApprovalStore:
         await self._redis.delete(self._keys.approval(pending.approval_id))
         await self._redis.srem(self._keys.conversation_approvals(pending.plan.conversation_id),
                                pending.approval_id)
+        if is_build(pending.plan) and pending.plan.cluster:
+            lock = self._keys.build_lock(pending.plan.cluster)
+            if await self._redis.get(lock) == pending.approval_id:
+                await self._redis.delete(lock)

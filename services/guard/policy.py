@@ -1,17 +1,20 @@
 """The guard's policy: a pure function from a plan and a profile to a decision.
 
-No I/O and no LLM. The risk of each command comes from the command catalog; the profile's
-autonomy and guardrails decide whether it runs now, waits for a person, or is refused.
+No I/O and no LLM. The risk of each command comes from the command catalog; the commands allowed
+are the Available Commands of the enabled skills; the profile's autonomy and guardrails decide
+whether it runs now, waits for a person, or is refused.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any, Literal
 
 from hermes import catalog
 from hermes.catalog import CommandRefused, ParsedCommand, Risk
-from hermes.contracts import Plan, PlanStep
+from hermes.contracts import Plan, PlanStep, StepResult
 from hermes.profiles import Autonomy, Profile
 
 
@@ -21,6 +24,8 @@ class Verdict(StrEnum):
     REFUSE = "refuse"
 
 
+Direction = Literal["up", "down", "same", "unknown"]
+
 # Words of `require_confirmation` and the commands they cover.
 _CONFIRMATION_WORDS: dict[str, set[str]] = {
     "delete": {"cluster stacks delete", "cluster node-group delete"},
@@ -29,9 +34,13 @@ _CONFIRMATION_WORDS: dict[str, set[str]] = {
     "revoke": {"tokens revoke"},
     "create": {"cluster hetzner create", "cluster ovh create", "cluster upcloud create",
                "cluster node-group add", "tokens create", "cluster stacks create"},
+    "provision": {"cluster hetzner create", "cluster ovh create", "cluster upcloud create",
+                  "cluster node-group add", "cluster apply", "cluster stacks create"},
     "apply": {"cluster apply"},
     "build": {"cluster apply", "cluster stacks create"},
 }
+_BUILD_COMMANDS = {"cluster apply", "cluster stacks create"}
+_CREATE_COMMANDS = {"cluster hetzner create", "cluster ovh create", "cluster upcloud create"}
 
 
 @dataclass(frozen=True)
@@ -40,70 +49,161 @@ class StepDecision:
     verdict: Verdict
     reason: str
     command: ParsedCommand | None = None
+    direction: Direction | None = None
 
 
 @dataclass(frozen=True)
 class Decision:
-    """What happens to a plan: the strictest verdict of its steps wins."""
+    """What happens to a plan: the strictest verdict of its steps (and of the plan's own checks) wins."""
 
     verdict: Verdict
     steps: list[StepDecision] = field(default_factory=list)
+    plan_reasons: list[str] = field(default_factory=list)
 
     @property
     def reasons(self) -> list[str]:
-        return [s.reason for s in self.steps if s.verdict is self.verdict]
+        own = [s.reason for s in self.steps if s.verdict is self.verdict]
+        return (self.plan_reasons if self.verdict is Verdict.REFUSE else []) + own
 
 
-def _needs_confirmation_word(command: ParsedCommand, words: list[str]) -> str | None:
-    for word in words:
-        word = word.strip().lower()
-        if word in {"scale-down", "scale_down", "scale"} and command.risk is Risk.SCALE:
-            # The direction is not known here, so a scale counts as a scale-down: fail safe.
-            return word
+# -- scale direction --------------------------------------------------------------------------
+_WORKER_COUNT = re.compile(r"Worker Count:\s*(\d+)", re.IGNORECASE)
+
+
+def scale_target(command: ParsedCommand) -> int | None:
+    """The count a scale command asks for."""
+    value = command.args.get("count")
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def observed_count(command: ParsedCommand, observed: StepResult | None) -> int | None:
+    """The current count a recorded read shows for what `command` scales, or None if it does not."""
+    if observed is None or observed.outcome != "ok":
+        return None
+    group = command.args.get("group")
+    data: Any = observed.data
+    if group is None:
+        if isinstance(data, dict):
+            for key in ("worker_count", "workers", "count"):
+                if isinstance(data.get(key), int):
+                    return data[key]
+        match = _WORKER_COUNT.search(observed.stdout)
+        return int(match.group(1)) if match else None
+    groups = data.get("node_groups", data.get("result")) if isinstance(data, dict) else data
+    if isinstance(groups, list):
+        for item in groups:
+            if isinstance(item, dict) and item.get("name") == group:
+                for key in ("count", "node_count", "size", "nodes"):
+                    if isinstance(item.get(key), int):
+                        return item[key]
+    return None
+
+
+def scale_direction(command: ParsedCommand, observed: StepResult | None) -> Direction:
+    """Up or down from the observed count; unknown when nothing trustworthy was observed."""
+    target, current = scale_target(command), observed_count(command, observed)
+    if target is None or current is None:
+        return "unknown"
+    return "up" if target > current else "down" if target < current else "same"
+
+
+# -- decisions --------------------------------------------------------------------------------
+def _confirmation_word(command: ParsedCommand, words: list[str], direction: Direction | None) -> str | None:
+    for raw in words:
+        word = raw.strip().lower().replace("_", "-")
+        if command.risk is Risk.SCALE:
+            if word == "scale":
+                return word
+            # Unknown direction counts as a scale-down: fail safe.
+            if word == "scale-down" and direction in {"down", "unknown", None}:
+                return word
+            if word == "scale-up" and direction == "up":
+                return word
         if command.key in _CONFIRMATION_WORDS.get(word, set()):
             return word
     return None
 
 
-def decide_step(step: PlanStep, profile: Profile) -> StepDecision:
-    """The verdict for one step under `profile`."""
+def decide_step(step: PlanStep, profile: Profile, allowed: set[str] | None = None,
+                observed: StepResult | None = None) -> StepDecision:
+    """The verdict for one step under `profile`.
+
+    `allowed`: catalog keys of the enabled skills' Available Commands (None: the whole catalog).
+    `observed`: the recorded result of the read this step depends on (for the scale direction).
+    """
     try:
         command = catalog.parse(step.argv)
     except CommandRefused as err:
         return StepDecision(step, Verdict.REFUSE, f"{catalog.display(step.argv)}: {err}")
     risk = command.risk
     shown = f"`{catalog.display(step.argv)}` ({risk.value})"
+    if allowed is not None and command.key not in allowed:
+        skills = ", ".join(profile.skills) or "none"
+        return StepDecision(step, Verdict.REFUSE,
+                            f"{shown} is not among the Available Commands of the enabled skills "
+                            f"({skills}) of profile “{profile.name}”", command)
+    direction = scale_direction(command, observed) if risk is Risk.SCALE else None
+    if direction is not None:
+        shown = f"`{catalog.display(step.argv)}` (scale {direction})"
     read_like = risk is Risk.READ or (risk is Risk.SECRET and not command.spec.mutates)
+    if read_like:
+        return StepDecision(step, Verdict.RUN, f"{shown} is a read", command, direction)
     if profile.autonomy is Autonomy.READ_ONLY:
-        if read_like:
-            return StepDecision(step, Verdict.RUN, f"{shown} is a read", command)
         return StepDecision(step, Verdict.REFUSE,
                             f"{shown} changes something, and profile “{profile.name}” is read-only", command)
-    if read_like:
-        return StepDecision(step, Verdict.RUN, f"{shown} is a read", command)
-    word = _needs_confirmation_word(command, profile.guardrails.require_confirmation)
+    g = profile.guardrails
+    word = _confirmation_word(command, g.require_confirmation, direction)
     if word:
-        return StepDecision(step, Verdict.APPROVAL,
-                            f"{shown} needs approval: profile “{profile.name}” requires confirmation "
-                            f"for {word}", command)
+        return StepDecision(step, Verdict.APPROVAL, f"{shown} needs approval: profile “{profile.name}” "
+                            f"requires confirmation for {word}", command, direction)
+    if risk is Risk.SCALE and getattr(g, "show_current_count_before_scale", False):
+        return StepDecision(step, Verdict.APPROVAL, f"{shown} needs approval: the skill's guardrails "
+                            "confirm every scaling after showing the current count", command, direction)
+    if command.key in _CREATE_COMMANDS and getattr(g, "read_back_create_parameters", False):
+        return StepDecision(step, Verdict.APPROVAL, f"{shown} needs approval: cluster creation parameters "
+                            "are read back and confirmed first", command, direction)
     if profile.autonomy is Autonomy.CONFIRM_ALL:
         return StepDecision(step, Verdict.APPROVAL,
-                            f"{shown} needs approval: profile “{profile.name}” confirms every change", command)
-    if profile.autonomy is Autonomy.CONFIRM_DESTRUCTIVE and risk in {
-        Risk.SCALE, Risk.DESTRUCTIVE, Risk.PROVISION, Risk.SECRET
-    }:
-        return StepDecision(step, Verdict.APPROVAL, f"{shown} needs approval before it runs", command)
-    return StepDecision(step, Verdict.RUN, f"{shown} runs under profile “{profile.name}”", command)
+                            f"{shown} needs approval: profile “{profile.name}” confirms every change",
+                            command, direction)
+    if profile.autonomy is Autonomy.CONFIRM_DESTRUCTIVE:
+        careful = risk in {Risk.DESTRUCTIVE, Risk.PROVISION, Risk.SECRET} or (
+            risk is Risk.SCALE and direction != "up")
+        if careful:
+            return StepDecision(step, Verdict.APPROVAL, f"{shown} needs approval before it runs",
+                                command, direction)
+    return StepDecision(step, Verdict.RUN, f"{shown} runs under profile “{profile.name}”", command, direction)
 
 
 _SEVERITY = {Verdict.RUN: 0, Verdict.APPROVAL: 1, Verdict.REFUSE: 2}
 
 
-def decide(plan: Plan, profile: Profile) -> Decision:
-    """The verdict for a whole plan: refused if any step is, else approval if any step needs it."""
-    steps = [decide_step(step, profile) for step in plan.steps]
+def plan_problems(plan: Plan, profile: Profile, steps: list[StepDecision]) -> list[str]:
+    """Refusals that concern the plan as a whole: a build without its draft or bill of materials."""
+    problems: list[str] = []
+    builds = any(s.command is not None and s.command.key in _BUILD_COMMANDS for s in steps)
+    if builds:
+        g = profile.guardrails
+        if g.require_architecture_draft and plan.architecture is None:
+            problems.append(f"profile “{profile.name}” requires a drafted architecture before building; "
+                            "this plan has none")
+        if g.require_bill_of_materials and plan.bill_of_materials is None:
+            problems.append(f"profile “{profile.name}” requires a bill of materials before building; "
+                            "this plan has none")
+    return problems
+
+
+def decide(plan: Plan, profile: Profile, allowed: set[str] | None = None,
+           observed: dict[str, StepResult] | None = None) -> Decision:
+    """The verdict for a whole plan: refused if any step is (or the plan lacks what the profile
+    requires), else approval if any step needs it, else run."""
+    observed = observed or {}
+    steps = [decide_step(step, profile, allowed, observed.get(step.step_id)) for step in plan.steps]
+    problems = plan_problems(plan, profile, steps)
     verdict = max((s.verdict for s in steps), key=_SEVERITY.__getitem__, default=Verdict.REFUSE)
-    return Decision(verdict, steps)
+    if problems:
+        verdict = Verdict.REFUSE
+    return Decision(verdict, steps, problems)
 
 
 def describe(profile: Profile) -> str:
@@ -114,7 +214,7 @@ def describe(profile: Profile) -> str:
     elif profile.autonomy is Autonomy.CONFIRM_ALL:
         rule = "I'll confirm every change"
     elif profile.autonomy is Autonomy.CONFIRM_DESTRUCTIVE:
-        rule = "I'll ask before anything destructive, any scaling and any provisioning"
+        rule = "I'll ask before anything destructive, any scale-down and any provisioning"
     else:
         asks = ", ".join(g.require_confirmation) or "nothing"
         rule = f"I'll run changes without asking, except: {asks}"

@@ -1,4 +1,5 @@
-"""The guard's handlers: plans become signed orders, approval requests or refusals."""
+"""The guard's handlers: plans become signed orders, approval requests or refusals; approval
+decisions and profile switches are checked and applied. The only signer of execution orders."""
 
 from __future__ import annotations
 
@@ -10,71 +11,126 @@ from hermes.contracts import (
     ApprovalDecision,
     ApprovalPrompt,
     AuditRecord,
+    Block,
+    CodeBlock,
     ExecutionOrder,
     OrderStep,
     Plan,
+    ProfileSwitch,
     Reply,
+    StepResult,
+    TableBlock,
     utcnow,
 )
-from hermes.profiles import DEFAULT_PROFILE, Profile
+from hermes.profiles import Profile
 from hermes.runtime import ServiceRuntime
 from hermes.signing import sign_order
 from hermes_guard import policy
-from hermes_guard.approvals import ApprovalRefused, ApprovalStore, hash_plan
+from hermes_guard.approvals import ApprovalRefused, ApprovalStore, BuildLocked, hash_plan
+from hermes_guard.rulebook import Rulebook
+
+
+def draft_blocks(plan: Plan) -> list[Block]:
+    """The drafted architecture and the bill of materials, whole, for the approval request."""
+    blocks: list[Block] = []
+    if plan.architecture is not None:
+        blocks.append(CodeBlock(text=plan.architecture.tree, language="text"))
+    bom = plan.bill_of_materials
+    if bom is not None:
+        rows = [[line.component, line.chart, line.version, str(line.replicas),
+                 f"{line.storage_gi:g}Gi" if line.storage_gi else "-",
+                 f"{line.cpu_request_m / 1000:g} vCPU / {line.memory_request_mi}Mi" if line.cpu_request_m else "-",
+                 f"{line.monthly_cost_estimate:.2f}"] for line in bom.lines]
+        rows.append(["Total", "", "", "", f"{bom.total_storage_gi:g}Gi",
+                     f"{bom.total_cpu_request_m / 1000:g} vCPU / {bom.total_memory_request_mi}Mi",
+                     f"{bom.monthly_cost_estimate:.2f}"])
+        blocks.append(TableBlock(
+            title=f"Bill of materials — estimated {bom.currency}/month on {bom.provider or 'the cluster'} "
+                  f"({bom.estimate_note})",
+            columns=["Component", "Chart", "Version", "Replicas", "Storage", "Requests", f"{bom.currency}/mo"],
+            rows=rows))
+    return blocks
 
 
 class Guard:
-    """Applies the active profile to every plan; the only signer of execution orders."""
+    """Applies the conversation's profile to every plan."""
 
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(self, runtime: ServiceRuntime, rulebook: Rulebook) -> None:
         self.rt = runtime
+        self.rules = rulebook
         self._key = runtime.settings.require_signing_key()
 
     @property
     def approvals(self) -> ApprovalStore:
         return ApprovalStore(self.rt.redis, self.rt.keys, self.rt.settings.approval_ttl_seconds)
 
-    async def profile_for(self, conversation_id: str) -> Profile:
-        """The conversation's active profile (the default until someone switches)."""
-        return DEFAULT_PROFILE
+    async def active_profile_name(self, conversation_id: str) -> str:
+        return await self.rt.redis.get(self.rt.keys.profile(conversation_id)) or self.rules.config.default_profile
 
+    async def profile_for(self, conversation_id: str, cluster: str | None) -> Profile:
+        """The profile a plan runs under (never looser than its cluster's pinned minimum)."""
+        return self.rules.effective(await self.active_profile_name(conversation_id), cluster)
+
+    async def _observed(self, plan: Plan) -> dict[str, StepResult]:
+        """For steps that depend on an earlier read, that read's result as the executor recorded it —
+        not as the planner describes it."""
+        observed: dict[str, StepResult] = {}
+        for step in plan.steps:
+            ref = step.observed_from
+            if ref is None:
+                continue
+            raw = await self.rt.redis.hget(self.rt.keys.ledger(ref.order_id, ref.step_id), "result")
+            if raw:
+                observed[step.step_id] = StepResult.model_validate_json(raw)
+        return observed
+
+    # -- plans --------------------------------------------------------------------------------
     async def handle_plan(self, plan: Plan) -> None:
-        profile = await self.profile_for(plan.conversation_id)
-        decision = policy.decide(plan, profile)
+        self.rules.refresh()
+        profile = await self.profile_for(plan.conversation_id, plan.cluster)
+        decision = policy.decide(plan, profile, self.rules.allowed_commands(profile), await self._observed(plan))
         self.rt.log.info("plan decided", plan_id=plan.id, verdict=decision.verdict.value,
                          profile=profile.name, reasons=decision.reasons)
         audit = {"conversation_id": plan.conversation_id, "correlation_id": plan.correlation_id,
                  "record_id": f"audit-{plan.id}", "plan": plan, "profile": profile.name}
         if decision.verdict is policy.Verdict.REFUSE:
-            text = "I won't run this plan:\n" + "\n".join(f"- {r}" for r in decision.reasons)
             await self.audit("plan.refused", **audit, reason="; ".join(decision.reasons))
-            await self._reply(plan.conversation_id, plan.correlation_id, text, kind="error",
-                              final=True, reply_id=f"guard-{plan.id}")
+            await self._refuse(plan.conversation_id, plan.correlation_id, decision.reasons, f"guard-{plan.id}")
             return
         if decision.verdict is policy.Verdict.APPROVAL:
-            pending = await self.approvals.create(plan, profile, decision.reasons)
-            prompt = ApprovalPrompt(
-                approval_id=pending.approval_id,
-                plan_hash=pending.plan_hash,
-                summary=plan.summary or plan.intent,
-                steps=[step.argv for step in plan.steps],
-                risks=decision.reasons,
-                expires_at=pending.expires_at,
-                approvers=pending.approvers,
-            )
-            commands = "\n".join(f"  {display(step.argv)}" for step in plan.steps)
-            text = (f"Approval needed ({pending.approval_id}) under profile “{profile.name}”:\n{commands}\n"
-                    + "\n".join(f"- {r}" for r in decision.reasons)
-                    + f"\nApprove or reject: reply y/n, or `approve {pending.approval_id}`.")
-            reply = Reply(conversation_id=plan.conversation_id, correlation_id=plan.correlation_id,
-                          kind="approval", text=text, final=True, approval=prompt, source="guard",
-                          id=f"guard-{plan.id}")
-            await self.audit("plan.approval_requested", **audit, reason="; ".join(decision.reasons))
-            await self.rt.publish(reply, subjects.REPLY_CREATED)
+            await self._ask(plan, profile, decision, audit)
             return
         await self.audit("plan.run", **audit)
         await self._dispatch(plan, decision, approved_by=[], correlation_id=plan.correlation_id)
 
+    async def _ask(self, plan: Plan, profile: Profile, decision: policy.Decision, audit: dict) -> None:
+        approvers = profile.approvers or self.rules.config.approvers or None
+        try:
+            pending, voided = await self.approvals.create(plan, profile, decision.reasons, approvers)
+        except BuildLocked as locked:
+            await self.audit("plan.refused", **audit, reason=str(locked))
+            await self._reply(plan.conversation_id, plan.correlation_id, f"Not now: {locked}.", kind="error",
+                              final=True, reply_id=f"guard-{plan.id}")
+            return
+        commands = "\n".join(f"  {display(step.argv)}" for step in plan.steps)
+        lines = [plan.summary or plan.intent, "",
+                 f"Approval {pending.approval_id} (profile “{profile.name}”) — these commands will run:",
+                 commands]
+        lines += [f"- {reason}" for reason in decision.reasons]
+        if voided:
+            lines.append(f"(This replaces {', '.join(voided)}, which is void.)")
+        lines.append(f"Reply y or n, or `approve {pending.approval_id}` / `reject {pending.approval_id}`; "
+                     f"it expires at {pending.expires_at:%H:%M} UTC.")
+        prompt = ApprovalPrompt(approval_id=pending.approval_id, plan_hash=pending.plan_hash,
+                                summary=plan.summary or plan.intent, steps=[s.argv for s in plan.steps],
+                                risks=decision.reasons, expires_at=pending.expires_at, approvers=pending.approvers)
+        reply = Reply(conversation_id=plan.conversation_id, correlation_id=plan.correlation_id, kind="approval",
+                      text=self.rt.redactor.text("\n".join(lines)), blocks=draft_blocks(plan), final=True,
+                      approval=prompt, source="guard", id=f"guard-{plan.id}")
+        await self.audit("plan.approval_requested", **audit, reason="; ".join(decision.reasons))
+        await self.rt.publish(reply, subjects.REPLY_CREATED)
+
+    # -- decisions ----------------------------------------------------------------------------
     async def handle_decision(self, decision: ApprovalDecision) -> None:
         try:
             pending = await self.approvals.resolve(decision.approval_id, decision.user)
@@ -97,12 +153,12 @@ class Guard:
             return
         # Decided again under the profile it was drafted under, so switching to a looser profile
         # meanwhile loosens nothing, and approval covers exactly the commands that were shown.
-        verdict = policy.decide(plan, pending.profile)
+        verdict = policy.decide(plan, pending.profile, self.rules.allowed_commands(pending.profile),
+                                await self._observed(plan))
         if verdict.verdict is policy.Verdict.REFUSE:
             await self.audit("approval.refused", **audit, reason="; ".join(verdict.reasons))
-            await self._reply(plan.conversation_id, decision.correlation_id,
-                              "I won't run this plan:\n" + "\n".join(f"- {r}" for r in verdict.reasons),
-                              kind="error", final=True, reply_id=f"guard-{decision.id}")
+            await self._refuse(plan.conversation_id, decision.correlation_id, verdict.reasons,
+                               f"guard-{decision.id}")
             return
         await self.audit("approval.approved", **audit, approved_by=[decision.user])
         await self._reply(plan.conversation_id, decision.correlation_id,
@@ -110,48 +166,64 @@ class Guard:
                           kind="progress", final=False, reply_id=f"guard-{decision.id}-ack")
         await self._dispatch(plan, verdict, approved_by=[decision.user], correlation_id=decision.correlation_id)
 
+    # -- profiles -----------------------------------------------------------------------------
+    async def handle_profile_switch(self, switch: ProfileSwitch) -> None:
+        record = {"conversation_id": switch.conversation_id, "correlation_id": switch.correlation_id,
+                  "record_id": f"audit-{switch.id}", "requested_by": switch.user}
+        if not self.rules.has_profile(switch.profile):
+            known = ", ".join(self.rules.profile_names)
+            await self.audit("profile.refused", **record, profile=switch.profile, reason="unknown profile")
+            await self._reply(switch.conversation_id, switch.correlation_id,
+                              f"There is no profile “{switch.profile}”. Known profiles: {known}.",
+                              kind="error", final=True, reply_id=f"guard-{switch.id}")
+            return
+        await self.rt.redis.set(self.rt.keys.profile(switch.conversation_id), switch.profile,
+                                ex=30 * 24 * 3600)
+        profile = self.rules.effective(switch.profile, None)
+        await self.audit("profile.switched", **record, profile=switch.profile)
+        await self._reply(switch.conversation_id, switch.correlation_id, policy.describe(profile),
+                          kind="answer", final=True, reply_id=f"guard-{switch.id}")
+
+    # -- orders -------------------------------------------------------------------------------
     async def _dispatch(self, plan: Plan, decision: policy.Decision, approved_by: list[str],
                         correlation_id: str) -> None:
         steps = []
         for item in decision.steps:
             assert item.command is not None  # a refused step never reaches dispatch
             steps.append(OrderStep(
-                step_id=item.step.step_id,
-                argv=item.step.argv,
-                title=item.step.title,
-                risk=item.command.risk.value,
-                command=item.command.key,
+                step_id=item.step.step_id, argv=item.step.argv, title=item.step.title,
+                risk=item.command.risk.value, command=item.command.key,
                 confirmed=bool(approved_by) and item.command.spec.prompts,
             ))
         order = ExecutionOrder(
             id=f"order-{plan.id}" if not approved_by else f"order-{plan.id}-approved",
-            conversation_id=plan.conversation_id,
-            correlation_id=correlation_id,
-            plan_id=plan.id,
-            steps=steps,
-            requested_by=plan.requested_by,
-            approved_by=approved_by,
-            intent=plan.intent,
-            files=plan.files,
-            expires_at=utcnow() + timedelta(seconds=self.rt.settings.order_ttl_seconds),
+            conversation_id=plan.conversation_id, correlation_id=correlation_id, plan_id=plan.id,
+            steps=steps, requested_by=plan.requested_by, approved_by=approved_by, intent=plan.intent,
+            files=plan.files, expires_at=utcnow() + timedelta(seconds=self.rt.settings.order_ttl_seconds),
         )
         signed = sign_order(order, self._key)
         self.rt.log.info("order issued", order_id=signed.id, steps=[s.argv for s in steps])
         await self.rt.publish(signed, subjects.EXEC_ORDER)
 
+    # -- output -------------------------------------------------------------------------------
     async def audit(self, event: str, *, conversation_id: str, correlation_id: str, record_id: str,
                     plan: Plan | None = None, profile: str | None = None, **fields: object) -> None:
         """Append one decision to the audit stream (deduplicated on `record_id`)."""
+        requested_by = fields.pop("requested_by", None)
         record = AuditRecord(
             id=record_id, conversation_id=conversation_id, correlation_id=correlation_id, event=event,
             service="guard", profile=profile,
-            requested_by=plan.requested_by if plan else fields.pop("requested_by", None),
+            requested_by=plan.requested_by if plan else requested_by,
             plan_id=plan.id if plan else None, plan_hash=hash_plan(plan) if plan else None,
             cluster=plan.cluster if plan else None,
             commands=[step.argv for step in plan.steps] if plan else [],
             **fields,
         )
         await self.rt.publish(record, subjects.AUDIT)
+
+    async def _refuse(self, conversation_id: str, correlation_id: str, reasons: list[str], reply_id: str) -> None:
+        text = "I won't run this plan:\n" + "\n".join(f"- {r}" for r in reasons)
+        await self._reply(conversation_id, correlation_id, text, kind="error", final=True, reply_id=reply_id)
 
     async def _reply(self, conversation_id: str, correlation_id: str, text: str, *, kind: str,
                      final: bool, reply_id: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from faststream import FastStream
 
 from hermes import bus, subjects
+from hermes.config import load_config
 from hermes.contracts import ChatMessage, ExecutionResult
 from hermes.runtime import ServiceRuntime
 from hermes.settings import Settings
@@ -14,7 +15,9 @@ from hermes_planner.service import Planner
 def create_app(settings: Settings | None = None, *, configure_logging: bool = True) -> FastStream:
     """The planner: consumes chat messages and execution results."""
     rt = ServiceRuntime("planner", settings, configure_logging=configure_logging)
-    planner = Planner(rt)
+    config = load_config()
+    rt.add_secrets(config.secret_values())
+    planner = Planner(rt, config)
 
     @rt.broker.subscriber(subjects.CHAT_RECEIVED, stream=bus.jstream(subjects.CHAT_STREAM),
                           durable=subjects.PLANNER_CHAT_DURABLE, pull_sub=bus.pull(),

@@ -1,66 +1,296 @@
-"""The planner's handlers: chat messages become plans or answers; results become replies."""
+"""The planner's handlers: chat messages become plans or answers; results become replies or the
+next step of a multi-step run (a scale after reading the current count, a build after its pre-flight).
+"""
 
 from __future__ import annotations
 
 from hermes import subjects
-from hermes.contracts import ChatMessage, ExecutionResult, Plan, Reply
+from hermes.config import LoadedConfig
+from hermes.contracts import (
+    ApprovalDecision,
+    ChatMessage,
+    ExecutionResult,
+    ObservedRef,
+    Plan,
+    PlanStep,
+    ProfileSwitch,
+    Reply,
+    new_id,
+)
 from hermes.runtime import ServiceRuntime
-from hermes_planner import rules
+from hermes_planner import designer, rules
 from hermes_planner.memory import ConversationMemory
 from hermes_planner.render import render_result
+from hermes_planner.state import ConversationState, KnownCluster, PlannerState, Run
+
+STACK_FILE = "stack.yaml"
+_SCALE_COMMANDS = {"cluster scale", "cluster node-group scale"}
+
+
+class Turn:
+    """Who asked what, for the messages one turn produces."""
+
+    def __init__(self, conversation_id: str, correlation_id: str, user: str, message_id: str) -> None:
+        self.conversation_id = conversation_id
+        self.correlation_id = correlation_id
+        self.user = user
+        self.message_id = message_id
 
 
 class Planner:
-    """Turns each chat message into exactly one outcome: a plan for the guard, or a final reply."""
+    """Turns each chat message into exactly one outcome: a plan for the guard, a request to the
+    guard (profile switch, approval decision), or a final reply."""
 
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(self, runtime: ServiceRuntime, config: LoadedConfig) -> None:
         self.rt = runtime
+        self.profile_names = tuple(sorted(config.profiles))
 
     @property
     def memory(self) -> ConversationMemory:
         return ConversationMemory(self.rt.redis, self.rt.keys, self.rt.redactor)
 
+    @property
+    def state(self) -> PlannerState:
+        return PlannerState(self.rt.redis, self.rt.keys)
+
+    # -- chat ---------------------------------------------------------------------------------
     async def handle_chat(self, message: ChatMessage) -> None:
+        turn = Turn(message.conversation_id, message.correlation_id, message.user, message.id)
         await self.memory.remember(message.conversation_id, "user", message.text, user=message.user)
-        interpretation = rules.interpret(message.text)
-        if isinstance(interpretation, rules.Answer):
-            await self._reply(message.conversation_id, message.correlation_id, interpretation.text,
-                              kind=interpretation.kind)
+        await self._act(turn, message.text, message.channel, allow_lookup=True)
+
+    async def _context(self, cid: str, state: ConversationState,
+                       clusters: list[KnownCluster] | None) -> tuple[rules.RulesContext, list[str]]:
+        pending = await self.state.pending_approvals(cid)
+        return rules.RulesContext(
+            clusters=tuple(rules.ClusterFact(c.name, c.provider, c.id) for c in clusters)
+            if clusters is not None else None,
+            profiles=self.profile_names,
+            last_cluster=state.last_cluster,
+            last_request=state.last_request,
+            has_design=state.design is not None,
+            pending_approval_ids=tuple(pending),
+        ), pending
+
+    async def _act(self, turn: Turn, text: str, channel: str, allow_lookup: bool) -> None:
+        """Interpret `text` and do what it asks. Names are resolved against the known clusters; when
+        none are known and the request names one, the clusters are looked up first."""
+        cid = turn.conversation_id
+        state = await self.state.load(cid)
+        clusters = await self.state.known_clusters()
+        context, pending = await self._context(cid, state, clusters)
+        result = rules.interpret(text, context)
+        if (clusters is None and allow_lookup and getattr(result, "cluster", None)
+                and getattr(result, "intent", "") != "cluster.list"):
+            await self._look_up_clusters(turn, text, channel)
             return
-        plan = Plan(
-            conversation_id=message.conversation_id,
-            correlation_id=message.correlation_id,
-            message_id=message.id,
-            requested_by=message.user,
-            intent=interpretation.intent,
-            steps=interpretation.steps,
-            summary=interpretation.summary,
-            cluster=interpretation.cluster,
-        )
-        self.rt.log.info("plan proposed", plan_id=plan.id, intent=plan.intent,
-                         argv=[s.argv for s in plan.steps])
+        self.rt.log.info("message interpreted", result=type(result).__name__,
+                         intent=getattr(result, "intent", None))
+        if isinstance(result, rules.Answer):
+            await self.reply(turn, result.text, kind=result.kind, final=True)
+        elif isinstance(result, rules.SwitchProfile):
+            await self.rt.publish(ProfileSwitch(conversation_id=cid, correlation_id=turn.correlation_id,
+                                                profile=result.name, user=turn.user), subjects.PROFILE_SWITCH)
+        elif isinstance(result, rules.ApprovalAnswer):
+            await self._decide(turn, result, pending, channel)
+        elif isinstance(result, rules.DesignRequest):
+            state.last_request = text
+            await self._design(turn, state, result, clusters)
+        elif isinstance(result, rules.ReviseDesign):
+            await self._revise(turn, state, result)
+        else:
+            state.last_request = text
+            state.last_cluster = result.cluster or state.last_cluster
+            await self._propose(turn, result, plan_id=new_id())
+        await self.state.save(cid, state)
+
+    async def _look_up_clusters(self, turn: Turn, text: str, channel: str) -> None:
+        """Run `cluster list` first; its result re-interprets `text` with the names known."""
+        plan = Plan(conversation_id=turn.conversation_id, correlation_id=turn.correlation_id,
+                    message_id=turn.message_id, requested_by=turn.user, intent="context.clusters",
+                    steps=[PlanStep(argv=["cluster", "list"], title="Look up the clusters' names")],
+                    summary="Looking up your clusters...")
+        await self.state.start_run(Run(plan_id=plan.id, conversation_id=turn.conversation_id,
+                                       correlation_id=turn.correlation_id, requested_by=turn.user,
+                                       kind="reinterpret", params={"text": text, "channel": channel}))
         await self.rt.publish(plan, subjects.PLAN_PROPOSED)
 
-    async def handle_result(self, result: ExecutionResult) -> None:
-        text, blocks, failed = render_result(result)
-        reply = Reply(
-            conversation_id=result.conversation_id,
-            correlation_id=result.correlation_id,
-            kind="error" if failed else "answer",
-            text=self.rt.redactor.text(text),
-            blocks=self.rt.redactor.data([b.model_dump() for b in blocks]),
-            final=True,
-            source="planner",
-            # One id per result: a redelivered result maps to the same reply, dropped as a duplicate.
-            id=f"reply-{result.id}",
-        )
-        await self.rt.publish(reply, subjects.REPLY_CREATED)
-        await self.memory.remember(result.conversation_id, "hermes", text, intent=result.intent,
-                                   outcome=result.outcome)
+    async def _decide(self, turn: Turn, answer: rules.ApprovalAnswer, pending: list[str], channel: str) -> None:
+        approval_id = answer.approval_id or (pending[0] if len(pending) == 1 else None)
+        if approval_id is None:
+            listed = ", ".join(pending) or "none"
+            await self.reply(turn, f"Several approvals are waiting ({listed}); say which: "
+                                   f"`approve <id>` or `reject <id>`.", final=True)
+            return
+        decision = ApprovalDecision(conversation_id=turn.conversation_id, correlation_id=turn.correlation_id,
+                                    approval_id=approval_id, decision=answer.decision, user=turn.user,
+                                    channel=channel)
+        await self.rt.publish(decision, subjects.APPROVAL_DECIDED)
 
-    async def _reply(self, conversation_id: str, correlation_id: str, text: str, kind: str = "answer") -> None:
-        reply = Reply(conversation_id=conversation_id, correlation_id=correlation_id,
-                      kind=kind, text=self.rt.redactor.text(text), final=True, source="planner",
-                      id=f"reply-{correlation_id}")
+    async def _propose(self, turn: Turn, understood: rules.Understood, plan_id: str,
+                       observed: ObservedRef | None = None) -> None:
+        steps = understood.steps
+        if observed is not None:
+            steps = [s.model_copy(update={"observed_from": observed}) if s.argv[:2] == ["cluster", "scale"]
+                     or s.argv[:3] == ["cluster", "node-group", "scale"] else s for s in steps]
+        plan = Plan(id=plan_id, conversation_id=turn.conversation_id, correlation_id=turn.correlation_id,
+                    message_id=turn.message_id, requested_by=turn.user, intent=understood.intent,
+                    steps=steps, summary=understood.summary, cluster=understood.cluster)
+        if understood.continuation is not None:
+            await self.state.start_run(Run(
+                plan_id=plan.id, conversation_id=turn.conversation_id, correlation_id=turn.correlation_id,
+                requested_by=turn.user, kind="continuation", intent=understood.continuation.intent,
+                params=dict(understood.continuation.params)))
+        self.rt.log.info("plan proposed", plan_id=plan.id, intent=plan.intent, argv=[s.argv for s in steps])
+        await self.rt.publish(plan, subjects.PLAN_PROPOSED)
+
+    # -- designs ------------------------------------------------------------------------------
+    async def _design(self, turn: Turn, state: ConversationState, request: rules.DesignRequest,
+                      clusters: list[KnownCluster] | None) -> None:
+        cluster = request.cluster or state.last_cluster
+        if cluster is None:
+            await self.reply(turn, "On which cluster should I build this? Say for example "
+                                   "“My app needs a Postgres database and a Redis cache on staging”.", final=True)
+            return
+        provider = next((c.provider for c in clusters or [] if c.name == cluster), None)
+        try:
+            drafted = designer.design(request.goal, cluster, request.environment, provider)
+        except designer.DesignQuestion as question:
+            await self.reply(turn, question.text, final=True)
+            return
+        state.design = drafted
+        state.last_cluster = cluster
+        await self._validate_then_build(turn, state, drafted, changes=[])
+
+    async def _revise(self, turn: Turn, state: ConversationState, request: rules.ReviseDesign) -> None:
+        if state.design is None:
+            await self.reply(turn, "There is no drafted architecture to change yet. Describe what your app "
+                                   "needs first, e.g. “My app needs a Postgres database on staging”.", final=True)
+            return
+        try:
+            revision = designer.revise(state.design, request.instruction)
+        except designer.DesignQuestion as question:
+            await self.reply(turn, question.text, final=True)
+            return
+        before = state.design.bill_of_materials()
+        state.design = revision.design
+        changes = list(revision.changes) + [
+            line for line in designer.diff_boms(before, revision.design.bill_of_materials())
+            if line not in revision.changes]
+        await self._validate_then_build(turn, state, revision.design, changes)
+
+    async def _validate_then_build(self, turn: Turn, state: ConversationState, drafted: designer.Design,
+                                   changes: list[str]) -> None:
+        """A pre-flight `cluster validate` of the drafted stack (a read); its result builds the plan."""
+        plan = Plan(conversation_id=turn.conversation_id, correlation_id=turn.correlation_id,
+                    message_id=turn.message_id, requested_by=turn.user, intent="design.validate",
+                    cluster=drafted.cluster, files={STACK_FILE: drafted.stack_yaml()},
+                    steps=[PlanStep(argv=["cluster", "validate", "-f", STACK_FILE, "--cluster", drafted.cluster],
+                                    title=f"Pre-flight check of stack {drafted.stack}")],
+                    summary=f"Checking the drafted stack {drafted.stack} with `ankra cluster validate`...")
+        state.design_plan_id = plan.id
+        await self.state.start_run(Run(plan_id=plan.id, conversation_id=turn.conversation_id,
+                                       correlation_id=turn.correlation_id, requested_by=turn.user,
+                                       kind="design.build", changes=changes))
+        what = "Re-drafting" if changes else "Drafting"
+        await self.reply(turn, f"{what} the architecture for {drafted.cluster}; checking it with "
+                               "`ankra cluster validate` before asking you.", kind="progress", final=False,
+                         reply_id=f"drafting-{plan.id}")
+        await self.rt.publish(plan, subjects.PLAN_PROPOSED)
+
+    def _build_plan(self, run: Run, drafted: designer.Design, plan_id: str) -> Plan:
+        architecture = drafted.architecture()
+        bom = drafted.bill_of_materials()
+        lines = [f"Here's the architecture I propose for {drafted.cluster}."]
+        if run.changes:
+            lines += ["", "Changed since the last draft (the earlier approval is void):"]
+            lines += [f"- {c}" for c in run.changes]
+        if architecture.warnings:
+            lines += [""] + [f"Warning: {w}" for w in architecture.warnings]
+        if architecture.connection_secret:
+            lines += ["", f"Connection details will be written to a Kubernetes Secret named "
+                          f"`{architecture.connection_secret}` and referenced by your app via existingSecret."]
+        lines += ["", "Proceed to build this stack? (y/n)"]
+        return Plan(id=plan_id, conversation_id=run.conversation_id, correlation_id=run.correlation_id,
+                    message_id=run.correlation_id, requested_by=run.requested_by, intent="design.build",
+                    cluster=drafted.cluster, files={STACK_FILE: drafted.stack_yaml()},
+                    architecture=architecture, bill_of_materials=bom,
+                    steps=[PlanStep(argv=["cluster", "apply", "-f", STACK_FILE, "--cluster", drafted.cluster],
+                                    title=f"Build stack {drafted.stack} on {drafted.cluster}")],
+                    summary="\n".join(lines))
+
+    # -- results ------------------------------------------------------------------------------
+    async def handle_result(self, result: ExecutionResult) -> None:
+        turn = Turn(result.conversation_id, result.correlation_id, "", result.plan_id)
+        await self._learn_clusters(result)
+        run = await self.state.get_run(result.plan_id)
+        if run is not None and result.outcome == "ok":
+            turn.user = run.requested_by
+            turn.message_id = run.correlation_id
+            if run.kind == "design.build":
+                await self._build_after_validation(turn, run, result)
+            elif run.kind == "reinterpret":
+                await self.state.finish_run(result.plan_id)
+                await self._act(turn, run.params["text"], run.params.get("channel", "http"), allow_lookup=False)
+                return
+            else:
+                await self._resume(turn, run, result)
+            await self.state.finish_run(result.plan_id)
+            return
+        text, blocks, failed = render_result(result)
+        if run is not None and run.kind == "design.build" and failed:
+            text += "\nThe drafted stack did not pass the pre-flight check; nothing was built."
+        await self.reply(turn, text, blocks=blocks, kind="error" if failed else "answer", final=True,
+                         reply_id=f"reply-{result.id}")
+        if run is not None:
+            await self.state.finish_run(result.plan_id)
+
+    async def _build_after_validation(self, turn: Turn, run: Run, result: ExecutionResult) -> None:
+        state = await self.state.load(run.conversation_id)
+        if state.design is None or state.design_plan_id != result.plan_id:
+            await self.reply(turn, "That draft was replaced by a newer one while it was being checked; "
+                                   "the newer draft is the one that will be shown.", final=False,
+                             kind="progress", reply_id=f"reply-{result.id}")
+            return
+        plan = self._build_plan(run, state.design, plan_id=f"plan-{result.id}")
+        self.rt.log.info("build proposed", plan_id=plan.id, stack=state.design.stack)
+        await self.rt.publish(plan, subjects.PLAN_PROPOSED)
+
+    async def _resume(self, turn: Turn, run: Run, result: ExecutionResult) -> None:
+        outputs = [rules.StepOutput(s.command, s.exit_code, s.stdout, s.data) for s in result.steps]
+        following = rules.resume(rules.Continuation(run.intent, run.params), outputs)
+        text, blocks, _ = render_result(result)
+        if isinstance(following, rules.Understood):
+            await self.reply(turn, text, blocks=blocks, kind="progress", final=False,
+                             reply_id=f"reply-{result.id}")
+            observed = ObservedRef(order_id=result.order_id, step_id=result.steps[-1].step_id)
+            await self._propose(turn, following, plan_id=f"plan-{result.id}", observed=observed)
+            return
+        message = following.text if isinstance(following, rules.Answer) else str(following)
+        await self.reply(turn, f"{text}\n{message}", blocks=blocks,
+                         kind=getattr(following, "kind", "answer"), final=True, reply_id=f"reply-{result.id}")
+
+    async def _learn_clusters(self, result: ExecutionResult) -> None:
+        """Remember the clusters a `cluster list` showed, to resolve names in later requests."""
+        for step in result.steps:
+            if step.command != "cluster list" or step.outcome != "ok":
+                continue
+            items = step.data.get("result") if isinstance(step.data, dict) else step.data
+            if not isinstance(items, list):
+                continue
+            await self.state.learn_clusters([
+                KnownCluster(name=str(c["name"]), provider=c.get("provider") or c.get("kind"), id=c.get("id"))
+                for c in items if isinstance(c, dict) and c.get("name")])
+
+    # -- replies ------------------------------------------------------------------------------
+    async def reply(self, turn: Turn, text: str, *, kind: str = "answer", final: bool,
+                    blocks: list | None = None, reply_id: str | None = None) -> None:
+        reply = Reply(conversation_id=turn.conversation_id, correlation_id=turn.correlation_id, kind=kind,
+                      text=self.rt.redactor.text(text),
+                      blocks=self.rt.redactor.data([b.model_dump() if hasattr(b, "model_dump") else b
+                                                    for b in blocks or []]),
+                      final=final, source="planner", id=reply_id or f"reply-{turn.correlation_id}")
         await self.rt.publish(reply, subjects.REPLY_CREATED)
-        await self.memory.remember(conversation_id, "hermes", text)
+        if final:
+            await self.memory.remember(turn.conversation_id, "hermes", text)
+

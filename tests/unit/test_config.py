@@ -373,7 +373,10 @@ def test_slack_channel_rules_and_telegram_numeric_ids(tmp_path: Path) -> None:
 def test_search_order_and_missing_file_gives_defaults(tmp_path: Path) -> None:
     home = tmp_path / "home"
     cfg = load_config(env={"HOME": str(home)})
-    assert cfg.path is None and cfg.errors == [] and cfg.profiles == {"default": DEFAULT_PROFILE}
+    # no file: the built-in defaults, which are the guide's two profiles beside the default one
+    assert cfg.path is None and cfg.errors == [] and set(cfg.profiles) == {"default", "production", "sandbox"}
+    assert cfg.profiles["default"] == DEFAULT_PROFILE
+    assert cfg.profiles["production"].autonomy == "confirm-all" and cfg.profiles["sandbox"].autonomy == "auto"
     (home / ".openclaw").mkdir(parents=True)
     (home / ".openclaw" / "openclaw.json").write_text('{gateway: {port: 1111}}')
     assert load_config(env={"HOME": str(home)}).gateway.port == 1111
