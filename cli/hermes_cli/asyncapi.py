@@ -1,0 +1,33 @@
+"""The AsyncAPI document of the bus, generated from the services' own FastStream subscribers.
+
+It is the contract for other systems that publish onto Hermes's subjects (e.g. a `ChatMessage` on
+`hermes.v1.chat.received`). `docs/asyncapi.yaml` is a snapshot of it; a test keeps the two equal so a
+contract change shows up in review.
+"""
+
+from __future__ import annotations
+
+from faststream.specification import AsyncAPI
+from pydantic import SecretStr
+
+from hermes.settings import Settings
+
+DESCRIPTION = (
+    "Hermes's message bus (NATS JetStream). Other systems may publish a ChatMessage on "
+    "hermes.v1.chat.received with any NATS client (set the Nats-Msg-Id header to the message id); "
+    "replies appear in the conversation's events on the gateway's HTTP API."
+)
+
+
+def build_document() -> str:
+    """The AsyncAPI 3.0 document (YAML) of all four services."""
+    from hermes_executor.app import create_app as executor  # noqa: PLC0415 - the CLI may import services
+    from hermes_gateway.app import create_app as gateway  # noqa: PLC0415
+    from hermes_guard.app import create_app as guard  # noqa: PLC0415
+    from hermes_planner.app import create_app as planner  # noqa: PLC0415
+
+    settings = Settings(nats_url="nats://127.0.0.1:4222", api_token=SecretStr("x" * 24),
+                        signing_key=SecretStr("x" * 32))
+    brokers = [factory(settings, configure_logging=False).broker for factory in (gateway, planner, guard, executor)]
+    spec = AsyncAPI(*brokers, title="Hermes bus", version="1", description=DESCRIPTION)
+    return spec.to_specification().to_yaml()
