@@ -25,12 +25,24 @@ class PendingApproval(BaseModel):
     requested_by: str
     approvers: list[str]
     reasons: list[str]
+    approved_by: list[str] = Field(default_factory=list, description="approvals so far (two-person profiles)")
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
 
 
 class ApprovalRefused(Exception):
     """A decision that cannot be taken; the message says why, for a person."""
+
+
+class NeedsSecondApprover(Exception):
+    """A two-person profile: the first approval is recorded; a different approver must follow."""
+
+    def __init__(self, pending: PendingApproval) -> None:
+        self.pending = pending
+        others = [a for a in pending.approvers if a not in pending.approved_by]
+        who = ", ".join(others) if others and others != ["*"] else "another approver"
+        super().__init__(f"approved by {', '.join(pending.approved_by)} (1 of 2); profile "
+                         f"“{pending.profile.name}” needs a second person: {who}")
 
 
 class BuildLocked(Exception):
@@ -106,8 +118,12 @@ class ApprovalStore:
         raw = await self._redis.get(self._keys.approval(approval_id))
         return PendingApproval.model_validate_json(raw) if raw else None
 
-    async def resolve(self, approval_id: str, user: str) -> PendingApproval:
-        """Take a pending approval for a decision by `user`, or raise ApprovalRefused."""
+    async def resolve(self, approval_id: str, user: str, decision: str = "approve") -> PendingApproval:
+        """Take a pending approval for a decision by `user`, or raise ApprovalRefused.
+
+        Under a two-person profile the first approval is recorded and NeedsSecondApprover raised;
+        the same person approving twice is refused.
+        """
         pending = await self.get(approval_id)
         if pending is None:
             raise ApprovalRefused(
@@ -118,7 +134,7 @@ class ApprovalStore:
             await self._forget(pending)
             raise ApprovalRefused(f"approval {approval_id} expired at {pending.expires_at:%H:%M:%S} UTC; "
                                   "nothing was run. Ask again to get a fresh plan.")
-        if user not in pending.approvers:
+        if user not in pending.approvers and "*" not in pending.approvers:
             raise ApprovalRefused(
                 f"{user} may not decide approval {approval_id}; allowed: {', '.join(pending.approvers)}"
             )
@@ -126,6 +142,17 @@ class ApprovalStore:
             await self._forget(pending)
             raise ApprovalRefused(f"the plan of approval {approval_id} changed since it was drafted; "
                                   "ask again to re-draft it")
+        if decision == "approve" and pending.profile.two_person and not pending.approved_by:
+            pending.approved_by.append(user)
+            ttl = max(1, int((pending.expires_at - utcnow()).total_seconds()))
+            # Only the first approval of a fresh entry records: a concurrent first approval loses.
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.set(self._keys.approval(approval_id), pending.model_dump_json(), ex=ttl, xx=True)
+                await pipe.execute()
+            raise NeedsSecondApprover(pending)
+        if decision == "approve" and pending.profile.two_person and user in pending.approved_by:
+            raise ApprovalRefused(f"{user} already approved {approval_id}; profile “{pending.profile.name}” "
+                                  "needs a second, different person")
         # Whoever deletes the key owns the decision: a replayed decision finds nothing to delete.
         if not await self._redis.delete(self._keys.approval(approval_id)):
             raise ApprovalRefused(f"approval {approval_id} was already decided; nothing more was run")

@@ -26,7 +26,7 @@ from hermes.profiles import Profile
 from hermes.runtime import ServiceRuntime
 from hermes.signing import sign_order
 from hermes_guard import policy
-from hermes_guard.approvals import ApprovalRefused, ApprovalStore, BuildLocked, hash_plan
+from hermes_guard.approvals import ApprovalRefused, ApprovalStore, BuildLocked, NeedsSecondApprover, hash_plan
 from hermes_guard.rulebook import Rulebook
 
 
@@ -105,6 +105,8 @@ class Guard:
 
     async def _ask(self, plan: Plan, profile: Profile, decision: policy.Decision, audit: dict) -> None:
         approvers = profile.approvers or self.rules.config.approvers or None
+        if profile.two_person and not approvers:
+            approvers = ["*"]  # any two different people
         try:
             pending, voided = await self.approvals.create(plan, profile, decision.reasons, approvers)
         except BuildLocked as locked:
@@ -133,7 +135,11 @@ class Guard:
     # -- decisions ----------------------------------------------------------------------------
     async def handle_decision(self, decision: ApprovalDecision) -> None:
         try:
-            pending = await self.approvals.resolve(decision.approval_id, decision.user)
+            pending = await self.approvals.resolve(decision.approval_id, decision.user, decision.decision)
+        except NeedsSecondApprover as waiting:
+            await self._reply(decision.conversation_id, decision.correlation_id, f"{waiting}.", kind="answer",
+                              final=True, reply_id=f"guard-{decision.id}")
+            return
         except ApprovalRefused as err:
             self.rt.log.warning("approval refused", approval_id=decision.approval_id, reason=str(err))
             await self.audit("approval.refused", conversation_id=decision.conversation_id,
@@ -160,11 +166,12 @@ class Guard:
             await self._refuse(plan.conversation_id, decision.correlation_id, verdict.reasons,
                                f"guard-{decision.id}")
             return
-        await self.audit("approval.approved", **audit, approved_by=[decision.user])
+        approvers = [*pending.approved_by, decision.user]
+        await self.audit("approval.approved", **audit, approved_by=approvers)
         await self._reply(plan.conversation_id, decision.correlation_id,
-                          f"Approved by {decision.user}. Running {len(plan.steps)} step(s)...",
+                          f"Approved by {' and '.join(approvers)}. Running {len(plan.steps)} step(s)...",
                           kind="progress", final=False, reply_id=f"guard-{decision.id}-ack")
-        await self._dispatch(plan, verdict, approved_by=[decision.user], correlation_id=decision.correlation_id)
+        await self._dispatch(plan, verdict, approved_by=approvers, correlation_id=decision.correlation_id)
 
     # -- profiles -----------------------------------------------------------------------------
     async def handle_profile_switch(self, switch: ProfileSwitch) -> None:
