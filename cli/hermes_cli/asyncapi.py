@@ -7,6 +7,7 @@ contract change shows up in review.
 
 from __future__ import annotations
 
+import yaml
 from faststream.specification import AsyncAPI
 from pydantic import SecretStr
 
@@ -30,4 +31,6 @@ def build_document() -> str:
                         signing_key=SecretStr("x" * 32))
     brokers = [factory(settings, configure_logging=False).broker for factory in (gateway, planner, guard, executor)]
     spec = AsyncAPI(*brokers, title="Hermes bus", version="1", description=DESCRIPTION)
-    return spec.to_specification().to_yaml()
+    # Canonical form (sorted keys) so the snapshot does not depend on registration order.
+    document = yaml.safe_load(spec.to_specification().to_yaml())
+    return yaml.safe_dump(document, sort_keys=True, allow_unicode=True, width=100)

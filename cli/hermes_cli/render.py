@@ -34,7 +34,7 @@ def render_block(block: dict[str, Any]) -> RenderableType:
     if kind == "table":
         table = Table(title=block.get("title") or None, box=box.ROUNDED, title_justify="left")
         for column in block.get("columns") or []:
-            table.add_column(str(column))
+            table.add_column(str(column), overflow="fold")  # wrap, never cut a cell with "…"
         for row in block.get("rows") or []:
             table.add_row(*(str(cell) for cell in row))
         return table

@@ -34,10 +34,13 @@ _SHAPES: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 # Secrets that follow a recognisable label; the label stays, the value goes.
+# The label must be a word of its own ("password:", "api_key=", "redis-password:"), not the tail of
+# a longer name: `existingSecret: app-data-credentials` names a Secret, it holds no secret value.
+# The value stops at whitespace, quotes and backslashes, so an escaped "\n" inside JSON survives.
 _LABELLED = re.compile(
-    r"(?P<label>(?:password|passwd|secret|api[_-]?key|apikey|token|authorization|bearer)"
-    r"[\"']?\s*[:=]\s*[\"']?|Bearer\s+|export\s+[A-Z_]*(?:TOKEN|KEY|SECRET|PASSWORD)=[\"']?)"
-    r"(?P<value>[^\s\"',;]{6,})",
+    r"(?P<label>(?<![A-Za-z0-9])(?:password|passwd|secret|api[_-]?key|apikey|token|authorization)"
+    r"[\"']?\s*[:=]\s*[\"']?|(?<![A-Za-z0-9])(?:Bearer|Basic)\s+|export\s+[A-Z_]*(?:TOKEN|KEY|SECRET|PASSWORD)=[\"']?)"
+    r"(?!(?:Bearer|Basic)\s)(?P<value>[^\s\"',;\\]{6,})",
     re.IGNORECASE,
 )
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.\-]*://[^\s:/@]+:)(?P<pw>[^\s@/]+)(?P<at>@)", re.IGNORECASE)

@@ -66,6 +66,60 @@ def _reconcile(step: StepResult) -> Rendered:
     return "\n".join(lines) or "reconciliation requested.", []
 
 
+def _columns(spec: list[tuple[str, Callable[[dict[str, Any]], Any]]]) -> Callable[[StepResult], Rendered]:
+    """A renderer that shows the listed objects of a step as a table with the given columns."""
+
+    def render(step: StepResult) -> Rendered:
+        items = _items(step.data, "result", "stacks", "charts", "credentials", "tokens", "node_groups", "items")
+        if not items:
+            return (_generic(step) if step.data is None else ("Nothing found.", []))
+        rows = [[_cell(get(item)) for _, get in spec] for item in items]
+        return "", [TableBlock(columns=[name for name, _ in spec], rows=rows)]
+
+    return render
+
+
+def _count(key: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda item: len(item.get(key) or []) if isinstance(item.get(key), list) else item.get(key)
+
+
+def _field(*keys: str) -> Callable[[dict[str, Any]], Any]:
+    def get(item: dict[str, Any]) -> Any:
+        for key in keys:
+            if item.get(key) not in (None, ""):
+                return item[key]
+        return None
+    return get
+
+
+def _object(step: StepResult) -> Rendered:
+    """One object (e.g. `cluster info`): its scalar fields as a two-column table."""
+    if not isinstance(step.data, dict):
+        return _generic(step)
+    rows = [[str(k), _cell(v)] for k, v in step.data.items() if not isinstance(v, dict | list)]
+    return "", [TableBlock(columns=["FIELD", "VALUE"], rows=rows)]
+
+
+def _plain(step: StepResult) -> Rendered:
+    """Text meant for a person (Ankra AI's answers, worker counts): shown as text."""
+    return step.stdout.strip() or "Done.", []
+
+
+def _health(step: StepResult) -> Rendered:
+    data = step.data if isinstance(step.data, dict) else None
+    if data is None:
+        return _plain(step)
+    head = f"status {data.get('status', '?')}, score {data.get('score', '?')}"
+    issues = data.get("issues") if isinstance(data.get("issues"), list) else []
+    blocks: list[Block] = []
+    if issues:
+        blocks.append(TableBlock(title="Issues", columns=["SEVERITY", "NAMESPACE", "ISSUE", "SUGGESTED"], rows=[
+            [_cell(i.get("severity")), _cell(i.get("namespace")), _cell(i.get("title")),
+             "; ".join(i.get("suggested_actions") or []) or "-"] for i in issues if isinstance(i, dict)]))
+    analysis = data.get("ai_analysis") or data.get("analysis")
+    return (f"{head}\n{analysis}" if isinstance(analysis, str) else head), blocks
+
+
 def _generic(step: StepResult) -> Rendered:
     if step.data is not None:
         return "", [CodeBlock(text=json.dumps(step.data, indent=2, ensure_ascii=False), language="json")]
@@ -76,6 +130,33 @@ def _generic(step: StepResult) -> Rendered:
 RENDERERS: dict[str, Callable[[StepResult], Rendered]] = {
     "cluster list": _cluster_list,
     "cluster reconcile": _reconcile,
+    "cluster info": _object,
+    "credentials get": _object,
+    "charts info": _object,
+    "cluster stacks list": _columns([("NAME", _field("name")), ("DESCRIPTION", _field("description")),
+                                     ("STATE", _field("state")), ("WAVE", _field("deploy_wave")),
+                                     ("MANIFESTS", _count("manifests")), ("ADDONS", _count("addons"))]),
+    "charts list": _columns([("NAME", _field("name")), ("VERSION", _field("version")),
+                             ("REPOSITORY", _field("repository_name", "repository_url")),
+                             ("DESCRIPTION", _field("description"))]),
+    "charts search": _columns([("NAME", _field("name")), ("VERSION", _field("version")),
+                               ("REPOSITORY", _field("repository_name", "repository_url")),
+                               ("DESCRIPTION", _field("description"))]),
+    "credentials list": _columns([("ID", _field("id")), ("NAME", _field("name")),
+                                  ("PROVIDER", _field("provider")), ("STATE", _field("state"))]),
+    "tokens list": _columns([("ID", _field("id")), ("NAME", _field("name")), ("STATUS", _field("status")),
+                             ("CREATED", _field("created_at")), ("EXPIRES", _field("expires_at")),
+                             ("LAST USED", _field("last_used_at", "last_used"))]),
+    "cluster node-group list": _columns([("NAME", _field("name")), ("COUNT", _field("count", "node_count")),
+                                         ("SERVER TYPE", _field("server_type", "instance_type"))]),
+    "cluster hetzner node-group list": _columns([("NAME", _field("name")),
+                                                 ("COUNT", _field("count", "node_count")),
+                                                 ("SERVER TYPE", _field("server_type", "instance_type"))]),
+    "chat": _plain,
+    "chat health": _health,
+    "cluster hetzner workers": _plain,
+    "cluster ovh workers": _plain,
+    "cluster upcloud workers": _plain,
 }
 
 

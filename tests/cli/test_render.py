@@ -63,3 +63,15 @@ def test_progress_is_dim_code_is_plain_and_own_messages_are_not_echoed() -> None
 def test_command_line_quotes_arguments_and_adds_the_program_once() -> None:
     assert command_line(["cluster", "list"]) == "ankra cluster list"
     assert command_line(["ankra", "cluster", "reconcile", "prod one"]) == "ankra cluster reconcile 'prod one'"
+
+
+def test_a_wide_table_in_a_narrow_terminal_wraps_its_cells_and_never_cuts_them() -> None:
+    bom = {"type": "table", "title": "Bill of materials", "columns": ["Component", "Chart", "Version", "Requests"],
+           "rows": [["postgres", "bitnami/postgresql-ha", "14.3.10", "1 vCPU / 2048Mi"]]}
+    console = Console(file=StringIO(), width=40, record=True, color_system=None)
+    print_events(console, [reply("c1", "approval", "Proceed?", final=True, blocks=[bom])])
+    text = console.export_text()
+    assert "…" not in text
+    body = text.split("├", 1)[1]  # the rows, after the header rule
+    chart_cells = [line.split("│")[2].strip() for line in body.splitlines() if line.count("│") >= 5]
+    assert "".join(chart_cells) == "bitnami/postgresql-ha"
