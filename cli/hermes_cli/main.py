@@ -1,4 +1,4 @@
-"""The `hermes` command: wiring of the subcommands only; the work lives in up, chat and client."""
+"""The `hermes` command: wiring of the subcommands only; the work lives in up, chat, client and admin."""
 
 from __future__ import annotations
 
@@ -144,6 +144,58 @@ def reject(
 ) -> None:
     """Reject a pending plan: nothing of it runs."""
     _decide("reject", approval_id, url, token, user, no_wait, as_json, timeout, state_dir)
+
+
+config_app = typer.Typer(name="config", help="The configuration: hermes.json or an OpenClaw openclaw.json.",
+                          no_args_is_help=True)
+skills_app = typer.Typer(name="skills", help="The skills (SKILL.md folders) Hermes loads.", no_args_is_help=True)
+app.add_typer(config_app)
+app.add_typer(skills_app)
+
+ConfigFileOption = Annotated[Path | None, typer.Option(
+    "--file", "-f", help="The config file (default: HERMES_CONFIG, ~/.hermes/hermes.json, then "
+                         "~/.openclaw/openclaw.json).")]
+
+
+@config_app.command("check")
+def config_check(file: ConfigFileOption = None) -> None:
+    """Say what the config loaded, what it ignored and why, and each error with its file and line.
+
+    Exit 0: no errors; 1: errors (the rest of the file still applies); 2: the file cannot be parsed.
+    """
+    from hermes_cli import admin
+
+    raise typer.Exit(admin.config_check(file, *_consoles()))
+
+
+@skills_app.command("list")
+def skills_list(
+    workspace: Annotated[Path | None, typer.Option(
+        "--workspace", "-w", help="Workspace whose skills/ and .agents/skills/ come first "
+                                  "(default: HERMES_WORKSPACE).")] = None,
+    file: ConfigFileOption = None,
+) -> None:
+    """List the skills found under every root: loaded, or skipped and why; and the commands they allow."""
+    from hermes_cli import admin
+
+    raise typer.Exit(admin.skills_list(workspace, file, *_consoles()))
+
+
+@app.command()
+def audit(
+    conversation: Annotated[str | None, typer.Option(
+        "-c", "--conversation", help="Only this conversation.")] = None,
+    cluster: Annotated[str | None, typer.Option("--cluster", help="Only decisions about this cluster.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most the last N records.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the records, one JSON object per line.")] = False,
+    nats_url: Annotated[str | None, typer.Option(
+        "--nats-url", help="NATS server (default: HERMES_NATS_URL, else the running `hermes up`).")] = None,
+    state_dir: StateDirOption = None,
+) -> None:
+    """Show the audit: every decision (who asked, who approved, profile, plan hash, outcome)."""
+    from hermes_cli import admin
+
+    raise typer.Exit(admin.audit(nats_url, conversation, cluster, limit, as_json, state_dir, *_consoles()))
 
 
 @app.command()

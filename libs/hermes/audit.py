@@ -12,7 +12,10 @@ from hermes.contracts import AuditRecord
 async def read_audit(nats_url: str, conversation_id: str | None = None, cluster: str | None = None,
                      limit: int = 200) -> list[AuditRecord]:
     """The most recent audit records (oldest first), optionally for one conversation or cluster."""
-    nc = await nats.connect(nats_url, connect_timeout=5)
+    # One quick attempt: an unreachable server is reported in seconds, not after a minute of retries.
+    # (nats-py reads max_reconnect_attempts=0 as "unlimited" when picking a server, hence 1.)
+    nc = await nats.connect(nats_url, connect_timeout=3, allow_reconnect=False, max_reconnect_attempts=1,
+                            reconnect_time_wait=0.5)
     try:
         js = nc.jetstream()
         info = await js.stream_info(subjects.AUDIT_STREAM.name)

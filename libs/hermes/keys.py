@@ -11,6 +11,7 @@
 | `<p>:run:<plan>` | string (JSON) | planner | a multi-step run waiting for its plan's result (continuation) |
 | `<p>:conv:<cid>:profile` | string | guard | the conversation's active profile |
 | `<p>:approval:<aid>` | string (JSON) | guard | a pending approval, with a TTL |
+| `<p>:approval-outcome:<aid>` | string | guard | what became of a decided, replaced or expired approval (24 h) |
 | `<p>:conv:<cid>:approvals` | set | guard | pending approval ids of a conversation |
 | `<p>:build-lock:<cluster>` | string | guard | the approval id of the one pending build of a cluster |
 | `<p>:ledger:<order>:<step>` | hash | executor | started/finished and the recorded result of a step |
@@ -54,6 +55,9 @@ class Keys:
 
     def approval(self, approval_id: str) -> str:
         return f"{self.prefix}:approval:{approval_id}"
+
+    def approval_outcome(self, approval_id: str) -> str:
+        return f"{self.prefix}:approval-outcome:{approval_id}"
 
     def conversation_approvals(self, cid: str) -> str:
         return f"{self.prefix}:conv:{cid}:approvals"

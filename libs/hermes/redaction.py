@@ -27,7 +27,8 @@ _SHAPES: list[tuple[str, re.Pattern[str]]] = [
     ("telegram-token", re.compile(r"\b\d{6,12}:[A-Za-z0-9_\-]{30,}\b")),
     ("discord-token", re.compile(r"\b[MNO][A-Za-z\d_\-]{23,27}\.[A-Za-z\d_\-]{6}\.[A-Za-z\d_\-]{27,40}\b")),
     ("jwt", re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\b")),
-    ("ankra-token", re.compile(r"\bankra_[A-Za-z0-9_]{16,}\b")),
+    # No underscore after the prefix: `ankra_cluster_list`-style identifiers are names, not tokens.
+    ("ankra-token", re.compile(r"\bankra_[A-Za-z0-9]{20,}\b")),
     ("github-token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b")),
     ("aws-access-key", re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")),
     ("hermes-token", re.compile(r"\bhrm_[A-Za-z0-9_\-]{16,}\b")),

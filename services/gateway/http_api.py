@@ -99,7 +99,7 @@ def _optional_str(body: dict[str, Any], field: str, pattern: re.Pattern[str] | N
 class HttpApi:
     """Routes of the gateway's HTTP API."""
 
-    def __init__(self, log: ConversationLog, publish: Publish, approval_lookup: Callable[[str], Awaitable[str | None]],
+    def __init__(self, log: ConversationLog, publish: Publish, approval_lookup: Callable[[str], Awaitable[tuple[str | None, str | None]]],
                  ready: Ready, long_poll_max: float, subjects_: Any) -> None:
         self.log = log
         self.publish = publish
@@ -197,10 +197,10 @@ class HttpApi:
         if decision not in {"approve", "reject"}:
             raise _bad("field 'decision' must be \"approve\" or \"reject\"")
         user = _optional_str(body, "user") or "http-user"
-        conversation_id = await self.approval_lookup(approval_id) if _ID.match(approval_id) else None
+        conversation_id, why = await self.approval_lookup(approval_id) if _ID.match(approval_id) else (None, None)
         if conversation_id is None:
-            raise ApiError(404, f"no pending approval {approval_id!r}: it was already decided, expired, "
-                                "or never existed")
+            raise ApiError(404, f"no pending approval {approval_id!r}: "
+                                + (why or "it was already decided, expired, or never existed"))
         message = ApprovalDecision(conversation_id=conversation_id, correlation_id="pending",
                                    approval_id=approval_id, decision=decision, user=user, channel="http")
         message.correlation_id = message.id

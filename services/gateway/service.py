@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from hermes.contracts import Reply, utcnow
 from hermes.runtime import ServiceRuntime
@@ -28,9 +29,16 @@ class Gateway:
         self.rt.log.info("reply recorded" if cursor else "duplicate reply ignored", reply_id=reply.id,
                          kind=reply.kind, final=reply.final)
 
-    async def approval_conversation(self, approval_id: str) -> str | None:
-        """The conversation of a pending approval, or None when there is none by that id."""
+    async def approval_conversation(self, approval_id: str) -> tuple[str | None, str | None]:
+        """(conversation id, None) of a pending approval, or (None, why it cannot be decided)."""
         raw = await self.rt.redis.get(self.rt.keys.approval(approval_id))
-        if not raw:
-            return None
-        return json.loads(raw).get("plan", {}).get("conversation_id")
+        if raw:
+            pending = json.loads(raw)
+            expires = datetime.fromisoformat(pending["expires_at"])
+            if expires > utcnow():
+                return pending.get("plan", {}).get("conversation_id"), None
+            return None, f"approval {approval_id} expired at {expires:%H:%M:%S} UTC; nothing was run"
+        outcome = await self.rt.redis.get(self.rt.keys.approval_outcome(approval_id))
+        if outcome:
+            return None, f"approval {approval_id} {outcome}"
+        return None, None

@@ -74,6 +74,11 @@ def hash_plan(plan: Plan) -> str:
     )
 
 
+# An expired approval is kept this much longer, so a late "yes" hears that it expired, and when.
+EXPIRED_GRACE_SECONDS = 3600
+OUTCOME_TTL_SECONDS = 24 * 3600
+
+
 class ApprovalStore:
     def __init__(self, redis: aioredis.Redis, keys: Keys, ttl_seconds: int) -> None:
         self._redis = redis
@@ -88,14 +93,12 @@ class ApprovalStore:
         earlier one; a build from another conversation is refused with BuildLocked.
         """
         voided: list[str] = []
+        holder: PendingApproval | None = None
         if is_build(plan) and plan.cluster:
             holder_id = await self._redis.get(self._keys.build_lock(plan.cluster))
             holder = await self.get(holder_id) if holder_id else None
             if holder is not None and holder.plan.conversation_id != plan.conversation_id:
                 raise BuildLocked(holder)
-            if holder is not None:
-                await self._forget(holder)
-                voided.append(holder.approval_id)
         pending = PendingApproval(
             plan=plan,
             plan_hash=hash_plan(plan),
@@ -105,8 +108,13 @@ class ApprovalStore:
             reasons=reasons,
             expires_at=utcnow() + timedelta(seconds=self._ttl),
         )
+        if holder is not None:
+            await self._forget(holder, f"was replaced by {pending.approval_id} because the plan changed; "
+                                       f"decide {pending.approval_id} instead")
+            voided.append(holder.approval_id)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(self._keys.approval(pending.approval_id), pending.model_dump_json(), ex=self._ttl)
+            pipe.set(self._keys.approval(pending.approval_id), pending.model_dump_json(),
+                     ex=self._ttl + EXPIRED_GRACE_SECONDS)
             pipe.sadd(self._keys.conversation_approvals(plan.conversation_id), pending.approval_id)
             pipe.expire(self._keys.conversation_approvals(plan.conversation_id), self._ttl)
             if is_build(plan) and plan.cluster:
@@ -126,25 +134,30 @@ class ApprovalStore:
         """
         pending = await self.get(approval_id)
         if pending is None:
+            outcome = await self._redis.get(self._keys.approval_outcome(approval_id))
+            if outcome:
+                raise ApprovalRefused(f"approval {approval_id} {outcome}; nothing more was run")
             raise ApprovalRefused(
                 f"approval {approval_id} is unknown, already decided, or expired; nothing was run. "
                 "Ask again to get a fresh plan."
             )
         if utcnow() >= pending.expires_at:
-            await self._forget(pending)
-            raise ApprovalRefused(f"approval {approval_id} expired at {pending.expires_at:%H:%M:%S} UTC; "
-                                  "nothing was run. Ask again to get a fresh plan.")
+            expired = f"expired at {pending.expires_at:%H:%M:%S} UTC"
+            await self._forget(pending, expired)
+            raise ApprovalRefused(f"approval {approval_id} {expired}; nothing was run. "
+                                  "Ask again to get a fresh plan.")
         if user not in pending.approvers and "*" not in pending.approvers:
             raise ApprovalRefused(
                 f"{user} may not decide approval {approval_id}; allowed: {', '.join(pending.approvers)}"
             )
+        # Defence in depth: the stored record must still hash to what was shown and approved.
         if hash_plan(pending.plan) != pending.plan_hash:
-            await self._forget(pending)
+            await self._forget(pending, "was refused because its stored plan no longer matches its hash")
             raise ApprovalRefused(f"the plan of approval {approval_id} changed since it was drafted; "
                                   "ask again to re-draft it")
         if decision == "approve" and pending.profile.two_person and not pending.approved_by:
             pending.approved_by.append(user)
-            ttl = max(1, int((pending.expires_at - utcnow()).total_seconds()))
+            ttl = max(1, int((pending.expires_at - utcnow()).total_seconds())) + EXPIRED_GRACE_SECONDS
             # Only the first approval of a fresh entry records: a concurrent first approval loses.
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.set(self._keys.approval(approval_id), pending.model_dump_json(), ex=ttl, xx=True)
@@ -156,13 +169,16 @@ class ApprovalStore:
         # Whoever deletes the key owns the decision: a replayed decision finds nothing to delete.
         if not await self._redis.delete(self._keys.approval(approval_id)):
             raise ApprovalRefused(f"approval {approval_id} was already decided; nothing more was run")
-        await self._forget(pending)
+        verb = "approved" if decision == "approve" else "rejected"
+        await self._forget(pending, f"was already decided ({verb} by {user} at {utcnow():%H:%M:%S} UTC)")
         return pending
 
     async def pending_for(self, conversation_id: str) -> list[str]:
         return sorted(await self._redis.smembers(self._keys.conversation_approvals(conversation_id)))
 
-    async def _forget(self, pending: PendingApproval) -> None:
+    async def _forget(self, pending: PendingApproval, outcome: str) -> None:
+        """Remove a pending approval, remembering for a day what became of it (for a clear refusal)."""
+        await self._redis.set(self._keys.approval_outcome(pending.approval_id), outcome, ex=OUTCOME_TTL_SECONDS)
         await self._redis.delete(self._keys.approval(pending.approval_id))
         await self._redis.srem(self._keys.conversation_approvals(pending.plan.conversation_id),
                                pending.approval_id)

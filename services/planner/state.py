@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -72,10 +73,12 @@ class PlannerState:
     async def pending_approvals(self, conversation_id: str) -> list[str]:
         """Pending approval ids of the conversation (the guard keeps this set)."""
         ids = sorted(await self._redis.smembers(self._keys.conversation_approvals(conversation_id)))
-        # The set may outlive an approval that expired: keep only those that still exist.
+        # The set may outlive an approval that expired: keep only those still waiting.
         alive = []
+        now = datetime.now(UTC)
         for approval_id in ids:
-            if await self._redis.exists(self._keys.approval(approval_id)):
+            raw = await self._redis.get(self._keys.approval(approval_id))
+            if raw and datetime.fromisoformat(json.loads(raw)["expires_at"]) > now:
                 alive.append(approval_id)
         return alive
 

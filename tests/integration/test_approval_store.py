@@ -36,8 +36,10 @@ async def test_only_the_allowed_approver_decides_and_only_once(store) -> None:
         await store.resolve(pending.approval_id, "mallory")
     taken = await store.resolve(pending.approval_id, "alice")
     assert taken.plan.steps[0].argv[:3] == ["cluster", "stacks", "delete"]
-    with pytest.raises(ApprovalRefused, match="unknown, already decided, or expired"):
+    with pytest.raises(ApprovalRefused, match=r"was already decided \(approved by alice"):
         await store.resolve(pending.approval_id, "alice")
+    with pytest.raises(ApprovalRefused, match="unknown, already decided, or expired"):
+        await store.resolve("apr-never-existed", "alice")
 
 
 async def test_concurrent_decisions_take_the_approval_once(store) -> None:
@@ -52,7 +54,9 @@ async def test_expired_approval_is_refused(redis_client, redis_prefix) -> None:
     store = ApprovalStore(redis_client, Keys(redis_prefix), ttl_seconds=1)
     pending, _ = await store.create(_plan(), DEFAULT_PROFILE, ["destructive"])
     await asyncio.sleep(1.2)
-    with pytest.raises(ApprovalRefused):
+    with pytest.raises(ApprovalRefused, match="expired at"):
+        await store.resolve(pending.approval_id, "alice")
+    with pytest.raises(ApprovalRefused, match="expired at"):  # and it stays explained afterwards
         await store.resolve(pending.approval_id, "alice")
 
 

@@ -1,0 +1,87 @@
+# syntax=docker/dockerfile:1.7
+# Hermes: one multi-stage file, one target per service.
+#
+#   docker build --target gateway  -t hermes-gateway  .
+#   docker build --target planner  -t hermes-planner  .
+#   docker build --target guard    -t hermes-guard    .
+#   docker build --target executor -t hermes-executor .                       # Ankra CLI emulator
+#   docker build --target executor --build-arg ANKRA_CLI=release \
+#                --build-arg ANKRA_CLI_VERSION=v0.13.0 -t hermes-executor .   # the real ankra CLI
+#
+# Every image runs as user 1000 and works with a read-only root filesystem: only /tmp and
+# /var/lib/hermes (the state directory) must be writable, and both are mounted by compose and the chart.
+
+ARG PYTHON_IMAGE=python:3.12-slim-bookworm
+# `emulator` (default: the project's Ankra CLI emulator) or `release` (the real ankra CLI).
+ARG ANKRA_CLI=emulator
+
+# --- build: install the project and its dependencies into a virtualenv ----------------------------
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/hermes
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY libs ./libs
+COPY services ./services
+COPY cli ./cli
+COPY tools ./tools
+RUN /opt/hermes/bin/pip install . \
+ && /opt/hermes/bin/python -m compileall -q /opt/hermes/lib
+
+# --- runtime: what every service image shares ------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+RUN groupadd --gid 1000 hermes \
+ && useradd --uid 1000 --gid 1000 --home-dir /home/hermes --create-home --shell /usr/sbin/nologin hermes \
+ && mkdir -p /var/lib/hermes /tmp \
+ && chown 1000:1000 /var/lib/hermes && chmod 1777 /tmp
+COPY --from=build /opt/hermes /opt/hermes
+ENV PATH=/opt/hermes/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOME=/home/hermes \
+    TMPDIR=/tmp \
+    HERMES_STATE_DIR=/var/lib/hermes \
+    HERMES_LOG_FORMAT=json
+VOLUME ["/var/lib/hermes"]
+WORKDIR /var/lib/hermes
+USER 1000:1000
+
+FROM runtime AS gateway
+ENV HERMES_HTTP_HOST=0.0.0.0 HERMES_HTTP_PORT=8789
+EXPOSE 8789
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["python", "-c", "import os,sys,urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('HERMES_HTTP_PORT', '8789'), timeout=2).status == 200 else 1)"]
+CMD ["python", "-m", "hermes_gateway"]
+
+FROM runtime AS planner
+CMD ["python", "-m", "hermes_planner"]
+
+FROM runtime AS guard
+CMD ["python", "-m", "hermes_guard"]
+
+# --- executor: with the Ankra CLI emulator, or the real ankra release -----------------------------
+FROM runtime AS executor-emulator
+# The executor runs `ankra` with a scrubbed environment, so the emulator's state directory is baked
+# into a wrapper script; the state lives under the writable /var/lib/hermes.
+USER 0:0
+RUN python -m ankra_emulator wrapper --state /var/lib/hermes/ankra-emulator --bin /opt/ankra/bin
+USER 1000:1000
+ENV HERMES_ANKRA_BIN=/opt/ankra/bin/ankra
+
+FROM runtime AS executor-release
+ARG ANKRA_CLI_VERSION=latest
+ARG ANKRA_CLI_INSTALL_URL=https://github.com/ankraio/ankra-cli/releases/latest/download/install.sh
+USER 0:0
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl \
+ && curl -fsSL "${ANKRA_CLI_INSTALL_URL}" -o /tmp/install-ankra.sh \
+ && ANKRA_VERSION="${ANKRA_CLI_VERSION}" INSTALL_DIR=/usr/local/bin bash /tmp/install-ankra.sh \
+ && rm -f /tmp/install-ankra.sh \
+ && (test -x /usr/local/bin/ankra || cp "$(command -v ankra)" /usr/local/bin/ankra) \
+ && /usr/local/bin/ankra --version \
+ && apt-get purge -y curl && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
+USER 1000:1000
+ENV HERMES_ANKRA_BIN=/usr/local/bin/ankra
+
+FROM executor-${ANKRA_CLI} AS executor
+CMD ["python", "-m", "hermes_executor"]

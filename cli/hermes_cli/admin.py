@@ -1,0 +1,196 @@
+"""`hermes config check`, `hermes skills list` and `hermes audit`: what Hermes loaded, and what it decided.
+
+`config check` and `skills list` read files only (no service needs to run). `audit` reads the
+JetStream audit stream of a running Hermes: the NATS URL comes from `--nats-url`, else
+HERMES_NATS_URL, else the `nats_url` the running `hermes up` wrote to `<state>/up.json`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from hermes_cli import paths
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1  # the config has errors; the audit cannot be read
+EXIT_UNUSABLE = 2  # the config file cannot be parsed at all
+
+AUDIT_TIMEOUT_SECONDS = 20.0
+_REACH_TIMEOUT_SECONDS = 3.0
+
+
+def _error(err_console: Console, message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def _plain(console: Console, text: str) -> None:
+    """Print a report as it is: no markup, highlighting or wrapping (paths and `ankra …` stay intact)."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True, end="")
+
+
+# -- hermes config check -----------------------------------------------------------------------
+
+
+def config_check(file: Path | None, console: Console, err_console: Console) -> int:
+    """Load the config (the file given, else the usual search path) and print what loaded, what was
+    ignored and why, and every error with its file and line.
+
+    Exit 0: no errors; 1: errors (the rest still applies); 2: the file cannot be read or parsed.
+    """
+    from hermes.config import ConfigError, load_config
+
+    try:
+        loaded = load_config(file)
+    except ConfigError as err:
+        _error(err_console, str(err))
+        return EXIT_UNUSABLE
+    _plain(console, loaded.report())
+    return EXIT_PROBLEMS if loaded.errors else EXIT_OK
+
+
+# -- hermes skills list ------------------------------------------------------------------------
+
+
+def skills_list(workspace: Path | None, config_file: Path | None, console: Console, err_console: Console) -> int:
+    """Discover the skills under the default roots (with the loaded config's entries and extraDirs)
+    and print what loaded, what was skipped and why, and the commands they allow."""
+    from hermes.config import ConfigError, load_config
+    from hermes.skills import default_roots, discover_skills
+
+    try:
+        config = load_config(config_file)
+    except ConfigError as err:
+        _error(err_console, f"{err}\nThe skills below are listed without the config "
+                            "(no skills.entries, no extraDirs).")
+        config = None
+    if workspace is None and os.environ.get("HERMES_WORKSPACE"):
+        workspace = Path(os.environ["HERMES_WORKSPACE"])
+    home = Path(os.environ.get("HOME") or Path.home())
+    roots = default_roots(workspace.expanduser().absolute() if workspace else None, home, config)
+    _plain(console, discover_skills(roots, config).report())
+    return EXIT_OK
+
+
+# -- hermes audit ------------------------------------------------------------------------------
+
+
+class AuditUnavailable(Exception):
+    """The audit cannot be read; the message says why and what to do."""
+
+
+def resolve_nats_url(explicit: str | None, state_dir: Path | None) -> str:
+    """The NATS URL: the flag, else HERMES_NATS_URL, else `nats_url` of `<state>/up.json`."""
+    if explicit:
+        return explicit
+    if os.environ.get("HERMES_NATS_URL"):
+        return os.environ["HERMES_NATS_URL"]
+    state = paths.resolve_state_dir(state_dir)
+    info = paths.read_up_info(state) or {}
+    url = info.get("nats_url")
+    if isinstance(url, str) and url:
+        return url
+    raise AuditUnavailable(
+        f"no NATS URL: pass --nats-url, set HERMES_NATS_URL, or start Hermes with `hermes up` "
+        f"(no running `hermes up` found in {state})")
+
+
+def _check_reachable(nats_url: str) -> None:
+    """Fail fast when no server of the URL accepts a connection (the NATS client would retry for minutes)."""
+    problems = []
+    for server in nats_url.split(","):
+        server = server.strip()
+        parts = urlsplit(server if "://" in server else f"nats://{server}")
+        host, port = parts.hostname or "127.0.0.1", parts.port or 4222
+        try:
+            with socket.create_connection((host, port), timeout=_REACH_TIMEOUT_SECONDS):
+                return
+        except OSError as exc:
+            problems.append(f"{host}:{port} ({exc.strerror or exc.__class__.__name__})")
+    raise AuditUnavailable(f"cannot reach NATS at {nats_url}: {', '.join(problems)}. Is Hermes running "
+                           "(`hermes up`)? Pass --nats-url or set HERMES_NATS_URL to read another one.")
+
+
+async def fetch_audit(nats_url: str, conversation_id: str | None, cluster: str | None, limit: int,
+                      timeout: float = AUDIT_TIMEOUT_SECONDS) -> list:
+    """The audit records (oldest first), or AuditUnavailable with a reason a person can act on."""
+    import nats.errors
+    import nats.js.errors
+    from hermes import subjects
+    from hermes.audit import read_audit
+
+    _check_reachable(nats_url)
+    try:
+        return await asyncio.wait_for(read_audit(nats_url, conversation_id, cluster, limit), timeout)
+    except nats.js.errors.NotFoundError:
+        raise AuditUnavailable(
+            f"NATS at {nats_url} has no {subjects.AUDIT_STREAM.name} stream: no Hermes service has "
+            "started against it yet, or this is another NATS server") from None
+    except nats.js.errors.ServiceUnavailableError:
+        raise AuditUnavailable(f"NATS at {nats_url} has no JetStream enabled (start it with -js)") from None
+    except (TimeoutError, nats.errors.TimeoutError):
+        raise AuditUnavailable(f"NATS at {nats_url} did not answer within {timeout:g}s") from None
+    except (nats.errors.NoServersError, nats.errors.Error, OSError) as exc:
+        raise AuditUnavailable(f"cannot read the audit from NATS at {nats_url}: "
+                               f"{exc.__class__.__name__}: {exc}") from None
+
+
+def _who(records_field: object) -> str:
+    if isinstance(records_field, list):
+        return ", ".join(str(v) for v in records_field) or "-"
+    return str(records_field) if records_field else "-"
+
+
+def audit_table(records: list) -> Table:
+    from hermes.catalog import display
+
+    table = Table(box=box.SIMPLE_HEAVY, title=f"Audit ({len(records)} record{'s' if len(records) != 1 else ''})",
+                  title_justify="left")
+    for name, kwargs in (("time", {"no_wrap": True}), ("event", {"no_wrap": True}), ("who asked", {}),
+                         ("who approved", {}), ("profile", {}), ("cluster", {}), ("commands", {"overflow": "fold"}),
+                         ("outcome / reason", {"overflow": "fold"}), ("plan", {"no_wrap": True})):
+        table.add_column(name, **kwargs)
+    for record in records:
+        commands = "\n".join(display(argv) for argv in record.commands) or "-"
+        outcome = " — ".join(part for part in (record.outcome, record.reason) if part) or "-"
+        table.add_row(
+            record.created_at.strftime("%Y-%m-%d %H:%M:%S"), record.event, _who(record.requested_by),
+            _who(record.approved_by), record.profile or "-", record.cluster or "-", escape(commands),
+            escape(outcome), (record.plan_hash or "-")[:12],
+        )
+    return table
+
+
+def audit(nats_url: str | None, conversation_id: str | None, cluster: str | None, limit: int, as_json: bool,
+          state_dir: Path | None, console: Console, err_console: Console) -> int:
+    """Print the audit records (a table, or one JSON object per line)."""
+    try:
+        url = resolve_nats_url(nats_url, state_dir)
+        records = asyncio.run(fetch_audit(url, conversation_id, cluster, limit))
+    except AuditUnavailable as err:
+        _error(err_console, str(err))
+        return EXIT_PROBLEMS
+    if as_json:
+        out = console.file if console.file is not None else sys.stdout
+        for record in records:
+            out.write(json.dumps(record.model_dump(mode="json"), ensure_ascii=False) + "\n")
+        out.flush()
+        return EXIT_OK
+    if not records:
+        filters = [f"conversation {conversation_id}" if conversation_id else "",
+                   f"cluster {cluster}" if cluster else ""]
+        shown = " and ".join(f for f in filters if f)
+        console.print(f"No audit records{' for ' + shown if shown else ''}.", highlight=False)
+        return EXIT_OK
+    console.print(audit_table(records))
+    return EXIT_OK

@@ -1,0 +1,232 @@
+"""deploy/ankra/hermes-stack.yaml: the ImportCluster stack that deploys Hermes through Ankra.
+
+Checked by the Ankra CLI emulator (`cluster apply -f … --dry-run`), by the planner's stack validator
+(`check_stack_yaml`), for its shape (NATS and Redis first, then one addon per service), its Hermes
+values rendered with the real chart, and its NATS permissions on a real nats-server.
+
+The emulator's chart catalog and the designer's component catalog know Bitnami's redis but neither the
+NATS chart nor Hermes's own: on Ankra these come from registries the user connects (docs/deploy.md).
+The tests connect them the same way — by adding exactly those two charts to the catalogs — and a
+separate test proves that, without them, the only complaints are about those two charts.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .conftest import CHART, STACK, start_auth_nats
+from .test_helm_chart import by_kind, deployments, env_of, render
+from .test_nats_permissions import ALL_SUBJECTS, MAY_PUBLISH, connect
+
+HERMES_ADDONS = ("hermes-gateway", "hermes-planner", "hermes-guard", "hermes-executor")
+CHART_VERSION = yaml.safe_load((CHART / "Chart.yaml").read_text())["version"]
+
+# The registries docs/deploy.md tells the user to connect, as catalog entries.
+CONNECTED = [
+    {"name": "nats", "description": "A Helm chart for the NATS.io High Speed Cloud Native Distributed Communications Technology.",
+     "repository_name": "nats", "repository_url": "https://nats-io.github.io/k8s/helm/charts/",
+     "subscribed": True, "versions": [{"version": "1.2.6", "app_version": "2.10.22"}]},
+    {"name": "hermes", "description": "Hermes, Ankra's infrastructure agent",
+     "repository_name": "hermes", "repository_url": "oci://registry.example.com/charts",
+     "subscribed": True, "versions": [{"version": CHART_VERSION, "app_version": CHART_VERSION}]},
+]
+
+
+@pytest.fixture(scope="module")
+def stack() -> dict[str, Any]:
+    return yaml.safe_load(STACK.read_text())
+
+
+def _addons(stack: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {a["name"]: a for s in stack["spec"]["stacks"] for a in s.get("addons", [])}
+
+
+def _manifests(stack: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {m["name"]: m for s in stack["spec"]["stacks"] for m in s.get("manifests", [])}
+
+
+@pytest.fixture
+def connected_registries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The NATS and Hermes chart registries connected, in both the emulator and the designer."""
+    import dataclasses
+
+    from ankra_emulator import charts
+    from hermes_planner import designer
+    from hermes_planner.design_catalog import Component
+
+    catalog = charts.catalog() + copy.deepcopy(CONNECTED)
+    monkeypatch.setattr(charts, "catalog", lambda: catalog)
+    base = designer.catalog()
+    extra = {c["name"]: Component(key=f"connected-{c['name']}", kind="connected", title=c["name"], summary="",
+                                  chart=c["name"], registry_name=c["repository_name"],
+                                  registry_url=c["repository_url"], version=c["versions"][0]["version"],
+                                  known_versions=tuple(v["version"] for v in c["versions"]))
+             for c in CONNECTED}
+    patched = dataclasses.replace(base, components={**base.components, **extra})
+    monkeypatch.setattr(designer, "catalog", lambda: patched)
+
+
+def test_emulator_accepts_the_stack_with_cluster_apply_dry_run(connected_registries, emulator_state,
+                                                               monkeypatch, capsys) -> None:
+    from ankra_emulator import cli
+
+    state, token, _wrapper = emulator_state
+    monkeypatch.setenv("ANKRA_EMULATOR_STATE", str(state))
+    monkeypatch.setenv("ANKRA_API_TOKEN", token)
+    before = json.loads((state / "clusters.json").read_text())
+    code = cli.main(["cluster", "apply", "-f", str(STACK), "--dry-run", "--cluster", "staging-cluster"])
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    assert "hermes" in out.out
+    assert json.loads((state / "clusters.json").read_text()) == before, "a dry run changes nothing"
+    # validate says the same
+    assert cli.main(["cluster", "validate", "-f", str(STACK), "--cluster", "staging-cluster"]) == 0, \
+        capsys.readouterr().err
+
+
+def test_emulator_apply_stores_secrets_encrypted_only(connected_registries, emulator_state, monkeypatch,
+                                                      capsys) -> None:
+    from ankra_emulator import cli
+
+    state, token, _wrapper = emulator_state
+    monkeypatch.setenv("ANKRA_EMULATOR_STATE", str(state))
+    monkeypatch.setenv("ANKRA_API_TOKEN", token)
+    assert cli.main(["cluster", "apply", "-f", str(STACK), "--cluster", "staging-cluster"]) == 0, \
+        capsys.readouterr().err
+    stored = (state / "clusters.json").read_text()
+    assert "REPLACE_WITH_" not in stored and "ENC[AES256_GCM" in stored
+    capsys.readouterr()
+    assert cli.main(["cluster", "stacks", "list", "hermes", "--cluster", "staging-cluster", "-o", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    stack = listed[0] if isinstance(listed, list) else listed
+    assert {a["name"] for a in stack["addons"]} == {"nats", "redis", *HERMES_ADDONS}
+
+
+def test_without_the_connected_registries_only_the_two_charts_are_missing(emulator_state) -> None:
+    """The real emulator binary, unpatched: every rule passes but the registry one for nats/hermes."""
+    _state, token, wrapper = emulator_state
+    env = {**os.environ, "ANKRA_API_TOKEN": token}
+    proc = subprocess.run([str(wrapper), "cluster", "apply", "-f", str(STACK), "--dry-run",
+                           "--cluster", "staging-cluster"], capture_output=True, text=True, env=env, timeout=60,
+                          check=False)
+    if proc.returncode == 0:
+        return  # the catalog has learnt both charts
+    problems = [line.strip() for line in proc.stderr.splitlines() if line.strip().startswith("- ")]
+    assert problems, proc.stderr
+    for line in problems:
+        assert re.match(r'- addon "(nats|hermes-\w+)": chart "(nats|hermes)" not found in any connected registry',
+                        line), line
+
+
+def test_designer_stack_validator_accepts_the_stack(connected_registries) -> None:
+    from hermes_planner.designer import check_stack_yaml
+
+    # the Secret holds REPLACE_WITH_ values for the user to fill in, not the designer's placeholder
+    assert check_stack_yaml(STACK.read_text(), placeholders_only=False) == []
+
+
+def test_designer_without_connected_registries_only_misses_the_two_charts() -> None:
+    from hermes_planner.designer import check_stack_yaml
+
+    problems = check_stack_yaml(STACK.read_text(), placeholders_only=False)
+    assert all(re.match(r"chart: addon \"(nats|hermes-\w+)\": chart '(nats|hermes)' is not in a connected", p)
+               for p in problems), problems
+
+
+def test_nats_and_redis_first_then_one_addon_per_service(stack: dict[str, Any]) -> None:
+    addons = _addons(stack)
+    manifests = _manifests(stack)
+    assert list(addons) == ["nats", "redis", *HERMES_ADDONS]
+    assert addons["nats"]["parents"] == [{"name": "hermes-secrets", "kind": "manifest"}]
+    assert addons["redis"]["parents"] == [{"name": "hermes-secrets", "kind": "manifest"}]
+    assert manifests["hermes-secrets"]["parents"] == [{"name": "hermes-namespace", "kind": "manifest"}]
+    for name in HERMES_ADDONS:
+        addon = addons[name]
+        assert addon["chart_name"] == "hermes" and addon["chart_version"] == CHART_VERSION
+        parents = {(p["kind"], p["name"]) for p in addon["parents"]}
+        assert {("addon", "nats"), ("addon", "redis"), ("manifest", "hermes-secrets")} <= parents
+        assert addon["namespace"] == "hermes"
+    assert addons["redis"]["chart_version"] == "20.2.1"
+    redis_values = yaml.safe_load(addons["redis"]["configuration"]["values"])
+    assert "appendonly yes" in redis_values["commonConfiguration"]
+    assert redis_values["auth"]["existingSecret"] == "hermes-secrets"
+    nats_values = yaml.safe_load(addons["nats"]["configuration"]["values"])
+    assert nats_values["config"]["jetstream"]["fileStore"]["enabled"] is True
+
+
+def test_secrets_are_under_encrypted_paths_and_cover_what_the_chart_reads(stack: dict[str, Any]) -> None:
+    secret_manifest = _manifests(stack)["hermes-secrets"]
+    assert secret_manifest["encrypted_paths"] == ["stringData"]
+    secret = yaml.safe_load(secret_manifest["manifest"])
+    keys = set(secret["stringData"])
+    assert all(str(v).startswith("REPLACE_WITH_") for v in secret["stringData"].values())
+    # every key a Hermes release or the NATS/Redis addons read exists in the Secret
+    needed: set[str] = set()
+    for name in HERMES_ADDONS:
+        values = yaml.safe_load(_addons(stack)[name]["configuration"]["values"])
+        for dep in deployments(render(values)).values():
+            for env in env_of(dep).values():
+                ref = env.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    assert ref["name"] == "hermes-secrets"
+                    if not ref.get("optional"):
+                        needed.add(ref["key"])
+    nats_env = yaml.safe_load(_addons(stack)["nats"]["configuration"]["values"])["container"]["env"]
+    needed |= {v["valueFrom"]["secretKeyRef"]["key"] for v in nats_env.values()}
+    assert needed <= keys, needed - keys
+
+
+def test_each_hermes_addon_renders_exactly_its_component(stack: dict[str, Any]) -> None:
+    for name in HERMES_ADDONS:
+        component = name.removeprefix("hermes-")
+        values = yaml.safe_load(_addons(stack)[name]["configuration"]["values"])
+        docs = render(values)
+        assert list(deployments(docs)) == [component]
+        assert not by_kind(docs, "Secret")
+        env = env_of(deployments(docs)[component])
+        assert env["HERMES_NATS_URL"]["value"] == f"nats://{component}:$(HERMES_NATS_PASSWORD)@nats.hermes.svc:4222"
+    executor = yaml.safe_load(_addons(stack)["hermes-executor"]["configuration"]["values"])
+    assert executor["executor"]["replicaCount"] >= 2
+
+
+def _nats_conf_from_stack(stack: dict[str, Any], path: Path) -> Path:
+    """The nats.conf the NATS chart renders from the addon's `config.merge` (`<< $VAR >>` unquoted)."""
+    merge = yaml.safe_load(_addons(stack)["nats"]["configuration"]["values"])["config"]["merge"]
+    text = json.dumps({"jetstream": {"max_file_store": 1 << 30}, **merge}, indent=2)
+    text = re.sub(r'"<< (.+?) >>"', r"\1", text)
+    path.write_text(text)
+    return path
+
+
+async def test_stack_nats_permissions_match_the_compose_ones(stack: dict[str, Any], tmp_path: Path) -> None:
+    """The NATS users of the stack enforce the same rules on a real server as deploy/nats/nats.conf."""
+    server = start_auth_nats(_nats_conf_from_stack(stack, tmp_path / "nats.conf"), tmp_path / "nats")
+    try:
+        from hermes import subjects
+
+        async with connect(server, "admin") as admin:
+            js = admin.nc.jetstream()
+            from .test_nats_permissions import _config
+
+            for spec in subjects.STREAMS:
+                await js.add_stream(_config(spec))
+        for user, allowed in MAY_PUBLISH.items():
+            async with connect(server, user) as conn:
+                for key, subject in ALL_SUBJECTS.items():
+                    if key in allowed:
+                        await conn.nc.jetstream().publish(subject, b"{}", timeout=5)
+                    else:
+                        await conn.nc.publish(subject, b"{}")
+                        await conn.nc.flush()
+                        assert await conn.violation(f'"{subject}"', timeout=2), (user, subject)
+    finally:
+        server.stop()
