@@ -69,7 +69,6 @@ class CommandSpec:
 
 
 _CLUSTER = Flag("--cluster")
-_OUTPUT = Flag("--output", ArgKind.NAME, short="-o")
 _SORT = (Flag("--sort"), Flag("--order"))
 
 
@@ -320,7 +319,7 @@ def _check_value(value: str, kind: ArgKind, what: str) -> None:
         if _TEXT_FORBIDDEN.search(value):
             raise CommandRefused(f"{what} contains a shell metacharacter or control character")
         return
-    if not _PATTERNS[kind].match(value):
+    if not _PATTERNS[kind].fullmatch(value):  # `$` alone would allow a trailing newline
         raise CommandRefused(f"{what} {value!r} is not a valid {kind.value}")
 
 

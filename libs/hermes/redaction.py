@@ -44,6 +44,12 @@ _LABELLED = re.compile(
     r"(?!(?:Bearer|Basic)\s)(?P<value>[^\s\"',;\\]{6,})",
     re.IGNORECASE,
 )
+# A password is a password at any length ("password: x"); other labels need 6+ characters so that
+# "token: true" or "secret: no" stay readable.
+_LABELLED_PASSWORD = re.compile(
+    r"(?P<label>(?<![A-Za-z0-9])(?:password|passwd|pwd)[\"']?\s*[:=]\s*[\"']?)(?P<value>[^\s\"',;\\]{1,5})(?=[\s\"',;\\]|$)",
+    re.IGNORECASE,
+)
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.\-]*://[^\s:/@]+:)(?P<pw>[^\s@/]+)(?P<at>@)", re.IGNORECASE)
 
 
@@ -71,6 +77,7 @@ class Redactor:
             value = pattern.sub(MARKER.format(kind=kind), value)
         value = _URL_PASSWORD.sub(lambda m: f"{m['head']}{MARKER.format(kind='password')}{m['at']}", value)
         value = _LABELLED.sub(_redact_labelled, value)
+        value = _LABELLED_PASSWORD.sub(_redact_labelled, value)
         return value
 
     def data(self, value: Any) -> Any:

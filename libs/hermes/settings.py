@@ -55,6 +55,18 @@ class Settings(BaseSettings):
     exec_timeout_seconds: float = Field(default=120.0, gt=0)
     exec_output_cap_bytes: int = Field(default=256 * 1024, ge=1024)
     exec_max_in_flight: int = Field(default=1, ge=1, le=64)
+    exec_ack_wait_seconds: float = Field(
+        default=60.0, ge=0.5, le=3600,
+        description="how long JetStream waits for an executor's ack or heartbeat before redelivering an order",
+    )
+
+    # Planner's language model (optional: without a key the rules engine answers alone)
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("HERMES_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY")
+    )
+    anthropic_base_url: str | None = Field(default=None, description="another Messages API endpoint")
+    llm_max_steps: int = Field(default=8, ge=1, le=32, description="model calls per request")
+    llm_backoff_seconds: float = Field(default=0.5, gt=0, description="first retry delay after 429/529")
 
     # Logging
     log_level: str = "INFO"
@@ -62,7 +74,7 @@ class Settings(BaseSettings):
 
     def known_secrets(self) -> list[str]:
         """Secret values held in settings: redaction removes them from everything outbound."""
-        values = [self.api_token, self.signing_key, self.ankra_api_token]
+        values = [self.api_token, self.signing_key, self.ankra_api_token, self.anthropic_api_key]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 
     def require_signing_key(self) -> bytes:

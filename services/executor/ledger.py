@@ -27,6 +27,10 @@ class Ledger:
         return bool(await self._redis.set(self._keys.order_seen(order_id), utcnow().isoformat(),
                                           nx=True, ex=LEDGER_TTL_SECONDS))
 
+    async def seen(self, order_id: str) -> bool:
+        """True when an order id was accepted before (by any executor)."""
+        return bool(await self._redis.exists(self._keys.order_seen(order_id)))
+
     async def state(self, order_id: str, step_id: str) -> tuple[str | None, StepResult | None]:
         """('finished', result), ('started', None) or (None, None)."""
         entry = await self._redis.hgetall(self._keys.ledger(order_id, step_id))

@@ -7,24 +7,29 @@ import contextlib
 import os
 import socket
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TypeVar
 
 from hermes import catalog, subjects
 from hermes.catalog import Risk
-from hermes.contracts import AuditRecord, ExecutionOrder, ExecutionResult, OrderStep, Reply, StepResult
+from hermes.contracts import (AuditRecord, Contract, Envelope, ExecutionOrder, ExecutionResult, OrderStep,
+                              Reply, StepResult, utcnow)
 from hermes.runtime import ServiceRuntime
 from hermes.signing import OrderRejected, verify_order
 from hermes_executor.ledger import Ledger
 from hermes_executor.runner import AnkraInvocation, SandboxLimits, run_step
 
 Heartbeat = Callable[[], Awaitable[None]]
-HEARTBEAT_SECONDS = 5.0
+C = TypeVar("C", bound=Contract)
+HEARTBEAT_SECONDS = 5.0  # default; app.py derives it from the consumer's ack wait (ack_wait / 3)
 
 
 class Executor:
     """Runs signed orders from the shared work queue; one of possibly many replicas."""
 
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(self, runtime: ServiceRuntime, *, heartbeat_seconds: float = HEARTBEAT_SECONDS) -> None:
         self.rt = runtime
+        self.heartbeat_seconds = heartbeat_seconds
         s = runtime.settings
         self._key = s.require_signing_key()
         self.name = f"{socket.gethostname()}:{os.getpid()}"
@@ -45,7 +50,16 @@ class Executor:
         try:
             verify_order(order, self._key)
         except OrderRejected as err:
+            if deliveries > 1 and _signed_but_expired(order, self._key) and await self.ledger.seen(order.id):
+                # Accepted in time, then its executor died and the redelivery came too late: say
+                # what is known of each step and run nothing more ("Nothing was run" would be false).
+                await self._report_expired_takeover(order)
+                return
             await self._refuse(order, str(err))
+            return
+        problem = _unrunnable_step(order)
+        if problem:
+            await self._refuse(order, problem)  # before anything runs, not halfway through the order
             return
         first_time = await self.ledger.accept_order(order.id)
         if not first_time and deliveries <= 1:
@@ -71,27 +85,64 @@ class Executor:
                 step_id=step.step_id, argv=step.argv, command=step.command, outcome="unknown",
                 error=("an executor stopped while this step was running, so it may or may not have "
                        "taken effect; check its state before retrying (Hermes never re-runs it by itself)"))
-            await self.ledger.finished(order.id, step.step_id, result)
+            await self.ledger.finished(order.id, step.step_id, self._clean(result))
             return result
         await self.ledger.started(order.id, step.step_id, self.name)
         await self._progress(order, step)
-        beating = asyncio.create_task(_beat(heartbeat))
+        beating = asyncio.create_task(_beat(heartbeat, self.heartbeat_seconds))
         try:
             result = await run_step(step, self.invocation, self.limits, self.rt.redactor, order.files)
         finally:
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beating
-        await self.ledger.finished(order.id, step.step_id, result)
+        await self.ledger.finished(order.id, step.step_id, self._clean(result))
         self.rt.log.info("step finished", order_id=order.id, argv=step.argv, outcome=result.outcome,
                          exit_code=result.exit_code, duration_ms=result.duration_ms)
         return result
+
+    async def _report_expired_takeover(self, order: ExecutionOrder) -> None:
+        expired = order.expires_at.isoformat()
+        results: list[StepResult] = []
+        for step in order.steps:
+            state, recorded = await self.ledger.state(order.id, step.step_id)
+            if state == "finished" and recorded is not None:
+                results.append(recorded)
+                if recorded.outcome == "ok":
+                    continue
+                break
+            base = {"step_id": step.step_id, "argv": step.argv, "command": step.command}
+            if state == "started":
+                result = StepResult(**base, outcome="unknown", error=(
+                    "an executor stopped while this step was running and the order expired "
+                    f"(at {expired}) before another executor took it over, so it may or may not have "
+                    "taken effect; check its state before retrying (Hermes never re-runs it by itself)"))
+                await self.ledger.finished(order.id, step.step_id, self._clean(result))
+            else:
+                result = StepResult(**base, outcome="refused", error=(
+                    f"the order expired at {expired} before this step ran; it was not run"))
+            results.append(result)
+            break
+        outcome = next((r.outcome for r in results if r.outcome != "ok"), "ok")
+        self.rt.log.warning("expired order taken over after a crash", order_id=order.id, outcome=outcome)
+        await self._publish_result(order, results, outcome)
+        await self._audit(order, "order.finished", outcome=outcome,
+                          reason="; ".join(r.error for r in results if r.error) or None)
+
+    async def _publish(self, message: Envelope, subject: str) -> None:
+        """Publish with every string redacted once more: command output is redacted by the runner,
+        but an order's argv or a refusal's reason may quote a value nobody should see."""
+        await self.rt.publish(self._clean(message), subject)
+
+    def _clean(self, value: C) -> C:
+        """A copy of a contract with every string redacted."""
+        return type(value).model_validate(self.rt.redactor.data(value.model_dump(mode="json")))
 
     async def _progress(self, order: ExecutionOrder, step: OrderStep) -> None:
         reply = Reply(conversation_id=order.conversation_id, correlation_id=order.correlation_id,
                       kind="progress", text=f"Running `{catalog.display(step.argv)}`...", source="executor",
                       id=f"progress-{order.id}-{step.step_id}")
-        await self.rt.publish(reply, subjects.REPLY_CREATED)
+        await self._publish(reply, subjects.REPLY_CREATED)
 
     async def _publish_result(self, order: ExecutionOrder, steps: list[StepResult], outcome: str,
                               error: str | None = None) -> None:
@@ -106,7 +157,7 @@ class Executor:
             steps=steps,
             error=error,
         )
-        await self.rt.publish(result, subjects.EXEC_RESULT)
+        await self._publish(result, subjects.EXEC_RESULT)
 
     async def _audit(self, order: ExecutionOrder, event: str, **fields: object) -> None:
         record = AuditRecord(
@@ -115,7 +166,7 @@ class Executor:
             requested_by=order.requested_by, approved_by=order.approved_by, plan_id=order.plan_id,
             commands=[s.argv for s in order.steps], **fields,
         )
-        await self.rt.publish(record, subjects.AUDIT)
+        await self._publish(record, subjects.AUDIT)
 
     async def _refuse(self, order: ExecutionOrder, reason: str) -> None:
         self.rt.log.warning("order refused", order_id=order.id, reason=reason)
@@ -127,7 +178,32 @@ class Executor:
             order_id=order.id, plan_id=order.plan_id, intent=order.intent, outcome="refused",
             steps=steps, error=f"The executor refused order {order.id}: {reason}. Nothing was run.",
         )
-        await self.rt.publish(result, subjects.EXEC_RESULT)
+        await self._publish(result, subjects.EXEC_RESULT)
+
+
+def _unrunnable_step(order: ExecutionOrder) -> str | None:
+    """Why a step of `order` can never run (not in the catalog, a bad argument, an interactive
+    command without its value, a command key that is not its argv's), or None."""
+    for number, step in enumerate(order.steps, start=1):
+        try:
+            parsed = catalog.parse(step.argv)
+        except catalog.CommandRefused as err:
+            return f"step {number} (`{catalog.display(step.argv)}`) cannot run: {err}"
+        if parsed.key != step.command:
+            return (f"step {number} (`{catalog.display(step.argv)}`) is labelled {step.command!r}, "
+                    f"but its command is {parsed.key!r}")
+    return None
+
+
+def _signed_but_expired(order: ExecutionOrder, key: bytes) -> bool:
+    """True when the order's only fault is its expiry: the signature verifies just before it."""
+    if utcnow() < order.expires_at:
+        return False
+    try:
+        verify_order(order, key, now=order.expires_at - timedelta(microseconds=1))
+    except OrderRejected:
+        return False
+    return True
 
 
 def _risk(step: OrderStep) -> Risk:
@@ -137,9 +213,9 @@ def _risk(step: OrderStep) -> Risk:
         return Risk.DESTRUCTIVE  # unknown: treat as the most careful class
 
 
-async def _beat(heartbeat: Heartbeat) -> None:
+async def _beat(heartbeat: Heartbeat, every: float) -> None:
     """Tell JetStream the order is still being worked on, so it is not redelivered meanwhile."""
     while True:
-        await asyncio.sleep(HEARTBEAT_SECONDS)
+        await asyncio.sleep(every)
         with contextlib.suppress(Exception):
             await heartbeat()

@@ -166,9 +166,12 @@ def decide_step(step: PlanStep, profile: Profile, allowed: set[str] | None = Non
         return StepDecision(step, Verdict.APPROVAL,
                             f"{shown} needs approval: profile “{profile.name}” confirms every change",
                             command, direction)
+    if risk in {Risk.DESTRUCTIVE, Risk.PROVISION}:
+        # No profile loosens this: destructive and provisioning actions always wait for a person.
+        return StepDecision(step, Verdict.APPROVAL, f"{shown} needs approval: destructive and provisioning "
+                            "actions always wait for explicit approval", command, direction)
     if profile.autonomy is Autonomy.CONFIRM_DESTRUCTIVE:
-        careful = risk in {Risk.DESTRUCTIVE, Risk.PROVISION, Risk.SECRET} or (
-            risk is Risk.SCALE and direction != "up")
+        careful = risk is Risk.SECRET or (risk is Risk.SCALE and direction != "up")
         if careful:
             return StepDecision(step, Verdict.APPROVAL, f"{shown} needs approval before it runs",
                                 command, direction)
@@ -179,16 +182,19 @@ _SEVERITY = {Verdict.RUN: 0, Verdict.APPROVAL: 1, Verdict.REFUSE: 2}
 
 
 def plan_problems(plan: Plan, profile: Profile, steps: list[StepDecision]) -> list[str]:
-    """Refusals that concern the plan as a whole: a build without its draft or bill of materials."""
+    """Refusals that concern the plan as a whole: a build without its draft or bill of materials.
+
+    Every build needs both, under every profile: Hermes never provisions anything before a person has
+    seen the drafted architecture and its bill of materials (a profile's flags can only restate it).
+    """
     problems: list[str] = []
     builds = any(s.command is not None and s.command.key in _BUILD_COMMANDS for s in steps)
     if builds:
-        g = profile.guardrails
-        if g.require_architecture_draft and plan.architecture is None:
-            problems.append(f"profile “{profile.name}” requires a drafted architecture before building; "
+        if plan.architecture is None:
+            problems.append(f"a build needs a drafted architecture first (profile “{profile.name}”); "
                             "this plan has none")
-        if g.require_bill_of_materials and plan.bill_of_materials is None:
-            problems.append(f"profile “{profile.name}” requires a bill of materials before building; "
+        if plan.bill_of_materials is None:
+            problems.append(f"a build needs a bill of materials first (profile “{profile.name}”); "
                             "this plan has none")
     return problems
 
@@ -216,8 +222,11 @@ def describe(profile: Profile) -> str:
     elif profile.autonomy is Autonomy.CONFIRM_DESTRUCTIVE:
         rule = "I'll ask before anything destructive, any scale-down and any provisioning"
     else:
-        asks = ", ".join(g.require_confirmation) or "nothing"
-        rule = f"I'll run changes without asking, except: {asks}"
+        extra = [w for w in g.require_confirmation if w not in {"delete", "deprovision", "revoke", "create",
+                                                                 "provision", "apply", "build"}]
+        rule = "I'll run changes without asking, except destructive and provisioning actions"
+        if extra:
+            rule += f" and {', '.join(extra)}"
     if g.require_architecture_draft and g.require_bill_of_materials:
         rule += " and draft architecture with a bill of materials before building anything"
     elif g.require_architecture_draft:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from faststream import FastStream
 
 from hermes import bus, subjects
@@ -9,7 +12,8 @@ from hermes.config import load_config
 from hermes.contracts import ChatMessage, ExecutionResult
 from hermes.runtime import ServiceRuntime
 from hermes.settings import Settings
-from hermes_planner.service import Planner
+from hermes.skills import default_roots, discover_skills
+from hermes_planner.service import Models, Planner
 
 
 def create_app(settings: Settings | None = None, *, configure_logging: bool = True) -> FastStream:
@@ -17,7 +21,13 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Tr
     rt = ServiceRuntime("planner", settings, configure_logging=configure_logging)
     config = load_config()
     rt.add_secrets(config.secret_values())
-    planner = Planner(rt, config)
+    if rt.settings.anthropic_api_key is None and config.anthropic_api_key is not None:
+        rt.settings.anthropic_api_key = config.anthropic_api_key  # the guide's config.anthropicApiKey
+    workspace = os.environ.get("HERMES_WORKSPACE")
+    skills = discover_skills(default_roots(Path(workspace) if workspace else None, Path.home(), config), config)
+    models = Models(rt.settings, skills, sorted(config.profiles), rt)
+    planner = Planner(rt, config, models)
+    rt.on_shutdown(models.close)
 
     @rt.broker.subscriber(subjects.CHAT_RECEIVED, stream=bus.jstream(subjects.CHAT_STREAM),
                           durable=subjects.PLANNER_CHAT_DURABLE, pull_sub=bus.pull(),

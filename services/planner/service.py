@@ -18,7 +18,9 @@ from hermes.contracts import (
     new_id,
 )
 from hermes.runtime import ServiceRuntime
-from hermes_planner import designer, rules
+from hermes.settings import Settings
+from hermes.skills import SkillSet
+from hermes_planner import designer, llm, rules
 from hermes_planner.memory import ConversationMemory
 from hermes_planner.render import render_result
 from hermes_planner.state import ConversationState, KnownCluster, PlannerState, Run
@@ -37,13 +39,50 @@ class Turn:
         self.message_id = message_id
 
 
+class Models:
+    """The Anthropic engines, one per model name, made on first use. Without an API key there are
+    none, and the rules engine answers alone."""
+
+    def __init__(self, settings: Settings, skills: SkillSet, profiles: list[str], runtime: ServiceRuntime) -> None:
+        self._key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else ""
+        self._settings = settings
+        self._skills = skills
+        self._profiles = profiles
+        self._rt = runtime
+        self._engines: dict[str, llm.AnthropicEngine] = {}
+
+    @property
+    def available(self) -> bool:
+        return bool(self._key)
+
+    def engine(self, model: str) -> llm.AnthropicEngine:
+        if model not in self._engines:
+            loaded = self._skills.loaded()
+            self._engines[model] = llm.AnthropicEngine(
+                self._key, model, base_url=self._settings.anthropic_base_url,
+                skill_body="\n\n".join(skill.body for skill in loaded),
+                allowed_commands=self._skills.allowed_commands(), redactor=self._rt.redactor,
+                max_steps=self._settings.llm_max_steps, backoff_base=self._settings.llm_backoff_seconds,
+                profiles=self._profiles)
+        return self._engines[model]
+
+    async def close(self) -> None:
+        for engine in self._engines.values():
+            await engine.close()
+
+
+_CERTAIN = (rules.Understood, rules.SwitchProfile, rules.ApprovalAnswer, rules.DesignRequest, rules.ReviseDesign)
+
+
 class Planner:
     """Turns each chat message into exactly one outcome: a plan for the guard, a request to the
     guard (profile switch, approval decision), or a final reply."""
 
-    def __init__(self, runtime: ServiceRuntime, config: LoadedConfig) -> None:
+    def __init__(self, runtime: ServiceRuntime, config: LoadedConfig, models: Models | None = None) -> None:
         self.rt = runtime
+        self.config = config
         self.profile_names = tuple(sorted(config.profiles))
+        self.models = models
 
     @property
     def memory(self) -> ConversationMemory:
@@ -86,6 +125,14 @@ class Planner:
             return
         self.rt.log.info("message interpreted", result=type(result).__name__,
                          intent=getattr(result, "intent", None))
+        if self.models is not None and self.models.available and not isinstance(result, _CERTAIN):
+            # Rules first: only what the rules engine does not recognise with certainty goes to the model.
+            history = await self.memory.recall(cid)
+            notes = [f"Known clusters: {', '.join(f'{c.name} ({c.provider})' for c in clusters)}"] if clusters else []
+            transcript = llm.Transcript.start(history[:-1], text, notes=notes, redactor=self.rt.redactor)
+            await self._model_step(turn, transcript, await self._model_for(cid), state, clusters)
+            await self.state.save(cid, state)
+            return
         if isinstance(result, rules.Answer):
             await self.reply(turn, result.text, kind=result.kind, final=True)
         elif isinstance(result, rules.SwitchProfile):
@@ -114,6 +161,44 @@ class Planner:
                                        correlation_id=turn.correlation_id, requested_by=turn.user,
                                        kind="reinterpret", params={"text": text, "channel": channel}))
         await self.rt.publish(plan, subjects.PLAN_PROPOSED)
+
+    async def _model_for(self, conversation_id: str) -> str:
+        """The model of the conversation's active profile."""
+        name = await self.rt.redis.get(self.rt.keys.profile(conversation_id)) or self.config.default_profile
+        profile = self.config.profiles.get(name) or self.config.profile()
+        return profile.model
+
+    async def _model_step(self, turn: Turn, transcript: llm.Transcript, model: str, state: ConversationState,
+                          clusters: list[KnownCluster] | None) -> None:
+        """Ask the model for the next action and carry it out: commands go to the guard like any plan."""
+        assert self.models is not None
+        action = await self.models.engine(model).next_action(transcript)
+        self.rt.log.info("model action", action=action.kind, model=model, usage=action.usage)
+        if isinstance(action, llm.ProposeSteps):
+            plan = Plan(conversation_id=turn.conversation_id, correlation_id=turn.correlation_id,
+                        message_id=turn.message_id, requested_by=turn.user, intent=action.intent or "llm",
+                        steps=action.steps, summary=action.summary, cluster=action.cluster)
+            await self.state.start_run(Run(
+                plan_id=plan.id, conversation_id=turn.conversation_id, correlation_id=turn.correlation_id,
+                requested_by=turn.user, kind="llm",
+                params={"transcript": transcript.model_dump_json(), "tool_use_ids": action.tool_use_ids,
+                        "model": model}))
+            await self.rt.publish(plan, subjects.PLAN_PROPOSED)
+        elif isinstance(action, llm.Design):
+            await self._design(turn, state, rules.DesignRequest(action.goal, action.cluster, action.environment),
+                               clusters)
+        elif isinstance(action, llm.Revise):
+            await self._revise(turn, state, rules.ReviseDesign(action.instruction))
+        elif isinstance(action, llm.Switch):
+            await self.rt.publish(ProfileSwitch(conversation_id=turn.conversation_id,
+                                                correlation_id=turn.correlation_id, profile=action.name,
+                                                user=turn.user), subjects.PROFILE_SWITCH)
+        elif isinstance(action, llm.Ask):
+            await self.reply(turn, action.question, final=True, reply_id=f"model-{new_id()}")
+        elif isinstance(action, llm.Failed):
+            await self.reply(turn, action.text, kind="error", final=True, reply_id=f"model-{new_id()}")
+        else:
+            await self.reply(turn, action.text, final=True, reply_id=f"model-{new_id()}")
 
     async def _decide(self, turn: Turn, answer: rules.ApprovalAnswer, pending: list[str], channel: str) -> None:
         approval_id = answer.approval_id or (pending[0] if len(pending) == 1 else None)
@@ -224,6 +309,10 @@ class Planner:
         turn = Turn(result.conversation_id, result.correlation_id, "", result.plan_id)
         await self._learn_clusters(result)
         run = await self.state.get_run(result.plan_id)
+        if run is not None and run.kind == "llm" and self.models is not None:
+            await self._resume_model(turn, run, result)
+            await self.state.finish_run(result.plan_id)
+            return
         if run is not None and result.outcome == "ok":
             turn.user = run.requested_by
             turn.message_id = run.correlation_id
@@ -255,6 +344,19 @@ class Planner:
         plan = self._build_plan(run, state.design, plan_id=f"plan-{result.id}")
         self.rt.log.info("build proposed", plan_id=plan.id, stack=state.design.stack)
         await self.rt.publish(plan, subjects.PLAN_PROPOSED)
+
+    async def _resume_model(self, turn: Turn, run: Run, result: ExecutionResult) -> None:
+        """Feed what the commands did back to the model — as data — and carry on."""
+        turn.user = run.requested_by
+        transcript = llm.Transcript.model_validate_json(run.params["transcript"])
+        transcript.add_tool_results([llm.ToolResult.from_step(tool_id, step)
+                                     for tool_id, step in zip(run.params["tool_use_ids"], result.steps, strict=False)],
+                                    redactor=self.rt.redactor)
+        text, blocks, _ = render_result(result)
+        await self.reply(turn, text, blocks=blocks, kind="progress", final=False, reply_id=f"reply-{result.id}")
+        state = await self.state.load(run.conversation_id)
+        await self._model_step(turn, transcript, run.params["model"], state, await self.state.known_clusters())
+        await self.state.save(run.conversation_id, state)
 
     async def _resume(self, turn: Turn, run: Run, result: ExecutionResult) -> None:
         outputs = [rules.StepOutput(s.command, s.exit_code, s.stdout, s.data) for s in result.steps]
