@@ -199,6 +199,22 @@ def audit(
 
 
 @app.command()
+def asyncapi(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")]
+    = None,
+) -> None:
+    """Print the AsyncAPI document of the bus, generated from the services (docs/asyncapi.yaml)."""
+    from hermes_cli.asyncapi import build_document
+
+    document = build_document()
+    if output is None:
+        typer.echo(document, nl=False)
+    else:
+        output.write_text(document)
+        typer.echo(f"wrote {output}")
+
+
+@app.command()
 def run(
     service: Annotated[str, typer.Argument(help="gateway, planner, guard or executor", show_default=False)],
 ) -> None:

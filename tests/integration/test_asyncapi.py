@@ -29,3 +29,13 @@ def test_document_covers_every_consumed_subject_with_its_message_schema() -> Non
     chat = schemas["ChatMessage"]
     assert set(chat["required"]) >= {"conversation_id", "correlation_id", "text"}
     assert "ExecutionOrder" in schemas and "signature" in schemas["ExecutionOrder"]["properties"]
+
+
+def test_hermes_asyncapi_prints_the_document(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from hermes_cli.main import app
+
+    result = CliRunner().invoke(app, ["asyncapi", "--output", str(tmp_path / "bus.yaml")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "bus.yaml").read_text() == SNAPSHOT.read_text()
