@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     exec_timeout_seconds: float = Field(default=120.0, gt=0)
     exec_output_cap_bytes: int = Field(default=256 * 1024, ge=1024)
     exec_max_in_flight: int = Field(default=1, ge=1, le=64)
+    exec_bwrap: bool = Field(default=False, description="run ankra inside bubblewrap (needs `bwrap`)")
+    exec_bwrap_writable: list[str] = Field(
+        default_factory=list,
+        description="extra paths ankra may write inside bubblewrap (the per-run HOME always is)",
+    )
     exec_ack_wait_seconds: float = Field(
         default=60.0, ge=0.5, le=3600,
         description="how long JetStream waits for an executor's ack or heartbeat before redelivering an order",

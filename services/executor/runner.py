@@ -45,6 +45,26 @@ class SandboxLimits:
     memory_bytes: int = 2 * 1024**3
     file_size_bytes: int = 64 * 1024**2
     max_processes: int = 512
+    bwrap: bool = False  # isolate with bubblewrap: read-only root, private /tmp, own namespaces
+    bwrap_writable: tuple[str, ...] = ()
+
+
+class IsolationUnavailable(RuntimeError):
+    """Bubblewrap isolation is enabled but cannot be used."""
+
+
+def bwrap_prefix(home: str, writable: tuple[str, ...] = ()) -> list[str]:
+    """The bubblewrap command that wraps an `ankra` run: the whole filesystem read-only (/tmp too),
+    the run's HOME (and `writable`) the only writable places, every namespace unshared but the network
+    (ankra talks to the Ankra API), and the sandbox dies with its parent."""
+    binary = shutil.which("bwrap")
+    if binary is None:
+        raise IsolationUnavailable("HERMES_EXEC_BWRAP is on but `bwrap` is not installed "
+                                   "(Debian: apt-get install bubblewrap), so nothing was run")
+    argv = [binary, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    for path in (home, *writable):
+        argv += ["--bind", path, path]
+    return argv + ["--unshare-all", "--share-net", "--die-with-parent", "--new-session", "--chdir", home, "--"]
 
 
 @dataclass(frozen=True)
@@ -151,6 +171,11 @@ async def run_step(step: OrderStep, invocation: AnkraInvocation, limits: Sandbox
             argv = build_argv(invocation.binary, step, os.path.join(home, ".ankra.yaml"))
         except catalog.CommandRefused as err:
             return StepResult(**base, outcome="refused", error=str(err))
+        if limits.bwrap:
+            try:
+                argv = bwrap_prefix(home, limits.bwrap_writable) + argv
+            except IsolationUnavailable as err:
+                return StepResult(**base, outcome="error", error=str(err))
         env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "HOME": home}
         if invocation.token:
             env["ANKRA_API_TOKEN"] = invocation.token

@@ -39,7 +39,8 @@ class Executor:
             base_url=s.ankra_base_url,
         )
         self.limits = SandboxLimits(timeout_seconds=s.exec_timeout_seconds,
-                                    output_cap_bytes=s.exec_output_cap_bytes)
+                                    output_cap_bytes=s.exec_output_cap_bytes,
+                                    bwrap=s.exec_bwrap, bwrap_writable=tuple(s.exec_bwrap_writable))
 
     @property
     def ledger(self) -> Ledger:

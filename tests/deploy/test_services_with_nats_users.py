@@ -4,61 +4,28 @@ server saw no permissions violation while a conversation ran end to end."""
 
 from __future__ import annotations
 
-import os
-import secrets
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 from hermes import embedded
 
-from tests.e2e.conftest import SERVICES, HermesStack, stop_services, wait_ready
+from tests.e2e.conftest import SERVICES, HermesStack, running_hermes
 
 from .conftest import AuthNats
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 
-def _start(stack: HermesStack, server: AuthNats, ankra_bin: str, ankra_token: str) -> None:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("HERMES_", "ANKRA_"))}
-    base.update({
-        "HERMES_REDIS_URL": stack.redis_url,
-        "HERMES_REDIS_PREFIX": stack.redis_prefix,
-        "HERMES_API_TOKEN": stack.token,
-        "HERMES_SIGNING_KEY": stack.signing_key,
-        "HERMES_HTTP_HOST": "127.0.0.1",
-        "HERMES_HTTP_PORT": stack.url.rsplit(":", 1)[1],
-        "HERMES_ANKRA_BIN": ankra_bin,
-        "HERMES_EXEC_TIMEOUT_SECONDS": "20",
-        "HERMES_LOG_FORMAT": "json",
-        "ANKRA_API_TOKEN": ankra_token,
-    })
-    stack.logs.mkdir(parents=True, exist_ok=True)
-    for name in SERVICES:
-        env = {**base, "HERMES_NATS_URL": server.url(name)}  # each service as its own user
-        log = open(stack.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        stack.processes[name] = subprocess.Popen([sys.executable, "-m", f"hermes_{name}"], env=env,
-                                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-
-
 @pytest.fixture
 async def hermes_with_users(tmp_path: Path, project_nats: AuthNats, emulator_state) -> AsyncIterator[HermesStack]:
-    state, ankra_token, wrapper = emulator_state
+    """The four services, each connected to the project's NATS config as its own user."""
     redis = embedded.start_redis(tmp_path / "redis")
-    stack = HermesStack(url=f"http://127.0.0.1:{embedded.free_port()}", token=secrets.token_urlsafe(24),
-                        nats_url=project_nats.url(), redis_url=redis.url, redis_prefix="deploy",
-                        signing_key=secrets.token_hex(32), emulator_state=state, logs=tmp_path / "logs")
-    _start(stack, project_nats, str(wrapper), ankra_token)
-    stack.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
     try:
-        await wait_ready(stack)
-        yield stack
+        async with running_hermes(tmp_path / "logs", project_nats.url(), redis.url, emulator_state,
+                                  prefix="deploy", nats_url_for=project_nats.url) as stack:
+            yield stack
     finally:
-        await stack.session.close()
-        stop_services(stack)
         redis.stop()
 
 

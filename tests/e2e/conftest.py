@@ -4,13 +4,14 @@ their own, with the Ankra emulator as `ankra`. Tests talk to it only through the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,10 @@ class HermesStack:
 
 
 def start_services(stack: HermesStack, ankra_bin: str, ankra_token: str | None,
-                   extra_env: dict[str, str] | None = None) -> None:
+                   extra_env: dict[str, str] | None = None,
+                   nats_url_for: Callable[[str], str] | None = None) -> None:
+    """Start the four services as processes. `nats_url_for(service)` gives each its own NATS URL
+    (e.g. its own user); by default they all use `stack.nats_url`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HERMES_", "ANKRA_"))}
     env.update({
         "HERMES_NATS_URL": stack.nats_url,
@@ -120,7 +124,8 @@ def start_services(stack: HermesStack, ankra_bin: str, ankra_token: str | None,
     stack.logs.mkdir(parents=True, exist_ok=True)
     for name in SERVICES:
         log = open(stack.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        stack.processes[name] = subprocess.Popen([sys.executable, "-m", f"hermes_{name}"], env=env,
+        service_env = {**env, "HERMES_NATS_URL": nats_url_for(name)} if nats_url_for else env
+        stack.processes[name] = subprocess.Popen([sys.executable, "-m", f"hermes_{name}"], env=service_env,
                                                  stdin=subprocess.DEVNULL, stdout=log, stderr=log)
 
 
@@ -169,15 +174,16 @@ def stack_servers(tmp_path: Path) -> Iterator[tuple[str, str]]:
         redis.stop()
 
 
-@pytest.fixture
-async def hermes(tmp_path: Path, stack_servers: tuple[str, str], emulator_state) -> AsyncIterator[HermesStack]:
-    """Hermes running against the Ankra emulator."""
+@contextlib.asynccontextmanager
+async def running_hermes(logs: Path, nats_url: str, redis_url: str, emulator_state, *, prefix: str = "e2e",
+                         ankra_bin: str | None = None, extra_env: dict[str, str] | None = None,
+                         nats_url_for: Callable[[str], str] | None = None) -> AsyncIterator[HermesStack]:
+    """A running Hermes against the emulator (or `ankra_bin`), stopped when the block ends."""
     state, ankra_token, wrapper = emulator_state
-    nats_url, redis_url = stack_servers
     stack = HermesStack(url=f"http://127.0.0.1:{embedded.free_port()}", token=secrets.token_urlsafe(24),
-                        nats_url=nats_url, redis_url=redis_url, redis_prefix="e2e",
-                        signing_key=secrets.token_hex(32), emulator_state=state, logs=tmp_path / "logs")
-    start_services(stack, str(wrapper), ankra_token)
+                        nats_url=nats_url, redis_url=redis_url, redis_prefix=prefix,
+                        signing_key=secrets.token_hex(32), emulator_state=state, logs=logs)
+    start_services(stack, ankra_bin or str(wrapper), ankra_token, extra_env, nats_url_for)
     stack.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
     try:
         await wait_ready(stack)
@@ -185,3 +191,10 @@ async def hermes(tmp_path: Path, stack_servers: tuple[str, str], emulator_state)
     finally:
         await stack.session.close()
         stop_services(stack)
+
+
+@pytest.fixture
+async def hermes(tmp_path: Path, stack_servers: tuple[str, str], emulator_state) -> AsyncIterator[HermesStack]:
+    """Hermes running against the Ankra emulator."""
+    async with running_hermes(tmp_path / "logs", *stack_servers, emulator_state) as stack:
+        yield stack

@@ -10,22 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import nats
 import pytest
-from hermes import embedded, subjects
+from hermes import subjects
 from hermes.audit import read_audit
 from hermes.contracts import ApprovalDecision, AuditRecord
 from hermes_cli.main import app
 from typer.testing import CliRunner
 
-from .conftest import HermesStack, start_services, stop_services, wait_ready
+from .conftest import HermesStack, running_hermes
 
 pytestmark = pytest.mark.e2e
 
@@ -89,20 +87,9 @@ def _events(records: list[AuditRecord], event: str) -> list[AuditRecord]:
 async def short_ttl_hermes(tmp_path: Path, stack_servers: tuple[str, str], emulator_state
                            ) -> AsyncIterator[HermesStack]:
     """Hermes whose approvals expire after APPROVAL_TTL_SECONDS."""
-    state, ankra_token, wrapper = emulator_state
-    nats_url, redis_url = stack_servers
-    stack = HermesStack(url=f"http://127.0.0.1:{embedded.free_port()}", token=secrets.token_urlsafe(24),
-                        nats_url=nats_url, redis_url=redis_url, redis_prefix="e2e-ttl",
-                        signing_key=secrets.token_hex(32), emulator_state=state, logs=tmp_path / "logs")
-    start_services(stack, str(wrapper), ankra_token,
-                   extra_env={"HERMES_APPROVAL_TTL_SECONDS": str(APPROVAL_TTL_SECONDS)})
-    stack.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
-    try:
-        await wait_ready(stack)
+    async with running_hermes(tmp_path / "logs", *stack_servers, emulator_state, prefix="e2e-ttl",
+                              extra_env={"HERMES_APPROVAL_TTL_SECONDS": str(APPROVAL_TTL_SECONDS)}) as stack:
         yield stack
-    finally:
-        await stack.session.close()
-        stop_services(stack)
 
 
 # -- the wrong approver ------------------------------------------------------------------------

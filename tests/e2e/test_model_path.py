@@ -4,17 +4,14 @@ the Messages API, the four services, and the emulator. The model proposes; the g
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 
-from hermes import embedded
 from tests.fakes.anthropic_server import FakeAnthropic, error, reply, tool_call
 
-from .conftest import HermesStack, start_services, stop_services, wait_ready
+from .conftest import HermesStack, running_hermes
 
 pytestmark = pytest.mark.e2e
 
@@ -23,22 +20,12 @@ KEY = "sk-ant-" + "e2e" * 12
 
 @pytest.fixture
 async def model_stack(tmp_path: Path, stack_servers, emulator_state) -> AsyncIterator[tuple[HermesStack, FakeAnthropic]]:
-    state, token, wrapper = emulator_state
-    nats_url, redis_url = stack_servers
     async with FakeAnthropic(KEY) as fake:
-        stack = HermesStack(url=f"http://127.0.0.1:{embedded.free_port()}", token=secrets.token_urlsafe(24),
-                            nats_url=nats_url, redis_url=redis_url, redis_prefix="e2e-llm",
-                            signing_key=secrets.token_hex(32), emulator_state=state, logs=tmp_path / "logs")
-        start_services(stack, str(wrapper), token, extra_env={
-            "HERMES_ANTHROPIC_API_KEY": KEY, "HERMES_ANTHROPIC_BASE_URL": fake.base_url,
-            "HERMES_LLM_BACKOFF_SECONDS": "0.01"})
-        stack.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
-        try:
-            await wait_ready(stack)
+        env = {"HERMES_ANTHROPIC_API_KEY": KEY, "HERMES_ANTHROPIC_BASE_URL": fake.base_url,
+               "HERMES_LLM_BACKOFF_SECONDS": "0.01"}
+        async with running_hermes(tmp_path / "logs", *stack_servers, emulator_state, prefix="e2e-llm",
+                                  extra_env=env) as stack:
             yield stack, fake
-        finally:
-            await stack.session.close()
-            stop_services(stack)
         assert fake.problems == [], "the planner sent a request the real API would refuse"
 
 

@@ -4,7 +4,6 @@ HTTP → gateway → planner → guard → executor (the emulator as `ankra`) �
 from __future__ import annotations
 
 import json
-import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from hermes import subjects
 from hermes.contracts import ChatMessage, ExecutionOrder, OrderStep, Plan, PlanStep, utcnow
 from hermes.signing import sign_order
 
-from .conftest import HermesStack, start_services, stop_services, wait_ready
+from .conftest import HermesStack, running_hermes
 
 pytestmark = pytest.mark.e2e
 
@@ -220,23 +219,9 @@ async def test_service_logs_are_json_lines_with_the_correlation_id(hermes: Herme
 
 @pytest.fixture
 async def hermes_without_ankra(tmp_path: Path, stack_servers, emulator_state):
-    import aiohttp
-
-    from hermes import embedded
-
-    state, token, _wrapper = emulator_state
-    nats_url, redis_url = stack_servers
-    stack = HermesStack(url=f"http://127.0.0.1:{embedded.free_port()}", token=secrets.token_urlsafe(24),
-                        nats_url=nats_url, redis_url=redis_url, redis_prefix="e2e-missing",
-                        signing_key=secrets.token_hex(32), emulator_state=state, logs=tmp_path / "logs2")
-    start_services(stack, str(tmp_path / "no-ankra-here"), token)
-    stack.session = aiohttp.ClientSession()
-    try:
-        await wait_ready(stack)
+    async with running_hermes(tmp_path / "logs2", *stack_servers, emulator_state, prefix="e2e-missing",
+                              ankra_bin=str(tmp_path / "no-ankra-here")) as stack:
         yield stack
-    finally:
-        await stack.session.close()
-        stop_services(stack)
 
 
 async def test_missing_ankra_gives_a_clear_error_reply(hermes_without_ankra: HermesStack) -> None:

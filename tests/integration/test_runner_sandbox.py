@@ -153,3 +153,47 @@ async def test_emulator_prompt_with_closed_stdin_cancels(emulator_state) -> None
                             Redactor([token]))
     assert result.outcome == "failed"
     assert result.exit_code == 4, result
+
+
+needs_bwrap = pytest.mark.skipif(__import__("shutil").which("bwrap") is None,
+                                 reason="bubblewrap is not installed (.ci/run installs it where it can)")
+
+
+@needs_bwrap
+async def test_bubblewrap_keeps_the_root_read_only_and_home_writable(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    binary = _probe(tmp_path, f"""
+        import os
+        open(os.path.join(os.environ["HOME"], "ok.txt"), "w").write("1")
+        try:
+            open({str(outside)!r}, "w").write("escaped")
+            print("wrote outside")
+        except OSError as err:
+            print("refused:", err.errno)
+        print("pid", os.getpid())
+    """)
+    result = await run_step(_step(["cluster", "get", "x"], "cluster get"), AnkraInvocation(binary, TOKEN, None),
+                            SandboxLimits(timeout_seconds=20, bwrap=True), Redactor())
+    assert result.outcome == "ok", result
+    assert "refused:" in result.stdout and not outside.exists()
+    assert "pid 2" in result.stdout or "pid 1" in result.stdout, "its own pid namespace"
+
+
+@needs_bwrap
+async def test_bubblewrap_runs_the_emulator_with_its_state_writable(emulator_state) -> None:
+    state, token, wrapper = emulator_state
+    limits = SandboxLimits(timeout_seconds=30, bwrap=True, bwrap_writable=(str(state),))
+    result = await run_step(_step(["cluster", "list"], "cluster list"), AnkraInvocation(str(wrapper), token, None),
+                            limits, Redactor([token]))
+    assert result.outcome == "ok", result
+    assert {c["name"] for c in result.data} >= {"staging-cluster", "production"}
+
+
+async def test_bubblewrap_enabled_but_missing_refuses_to_run(tmp_path: Path, monkeypatch) -> None:
+    ran = tmp_path / "ran"
+    binary = _probe(tmp_path, f"open({str(ran)!r}, 'w').write('1')")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
+    result = await run_step(_step(["cluster", "list"], "cluster list"), AnkraInvocation(binary, TOKEN, None),
+                            SandboxLimits(timeout_seconds=5, bwrap=True), Redactor())
+    assert result.outcome == "error" and "bwrap" in (result.error or "")
+    assert not ran.exists()
