@@ -120,8 +120,13 @@ async def test_slow_step_longer_than_ack_wait_is_not_redelivered_while_its_execu
         runs = _matching(calls(state), ["cluster", "list"])
         assert len(runs) == 1, runs
         assert runs[0]["duration_ms"] >= ack_wait * 3 * 1000
-        info = await bus.js.consumer_info(subjects.EXEC_STREAM.name, subjects.EXECUTOR_ORDERS_DURABLE)
-        assert info.num_redelivered == 0 and info.num_ack_pending == 0
+        # The executor acks just after publishing the result: wait for that ack, then look.
+        async def acked():
+            info = await bus.js.consumer_info(subjects.EXEC_STREAM.name, subjects.EXECUTOR_ORDERS_DURABLE)
+            return info if info.num_ack_pending == 0 else None
+
+        info = await until(acked, 15, "the order's ack")
+        assert info.num_redelivered == 0
 
 
 async def test_ack_wait_setting_updates_an_existing_consumer(fleet: ExecutorFleet) -> None:

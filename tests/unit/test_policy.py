@@ -278,7 +278,11 @@ def test_sandbox_profile_confirms_deprovisioning(argv: list[str]) -> None:
 
 
 def test_sandbox_profile_description_lists_what_it_asks_for() -> None:
-    assert "except: deprovision" in describe(SANDBOX)
+    # destructive and provisioning actions always ask; deprovision is one of them
+    assert "except destructive and provisioning actions" in describe(SANDBOX)
+    stricter = SANDBOX.model_copy(update={"guardrails": SANDBOX.guardrails.model_copy(
+        update={"require_confirmation": ["deprovision", "scale-down"]})})
+    assert describe(stricter).endswith("except destructive and provisioning actions and scale-down.")
 
 
 # -- properties over generated plans -------------------------------------------------------------
