@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import nats
@@ -47,8 +48,14 @@ async def test_message_missing_a_field_is_dead_lettered_and_its_conversation_ans
             assert reply.kind == "error" and reply.final
             assert letter.id in reply.text and "nothing was run" in reply.text
 
-            info = await js.consumer_info(subjects.CHAT_STREAM.name, subjects.PLANNER_CHAT_DURABLE)
+            # The ack follows the dead letter and the reply: wait for it, then check nothing is left.
+            for _ in range(200):
+                info = await js.consumer_info(subjects.CHAT_STREAM.name, subjects.PLANNER_CHAT_DURABLE)
+                if info.num_ack_pending == 0:
+                    break
+                await asyncio.sleep(0.05)
             assert info.num_ack_pending == 0 and info.num_pending == 0, "acked, not left for redelivery"
+            assert info.num_redelivered == 0
         finally:
             await nc.close()
 
