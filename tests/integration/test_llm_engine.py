@@ -428,7 +428,7 @@ async def test_server_errors_give_up(fake, make_engine):
 
 
 async def test_refused_key_fails_without_echoing_it(fake, make_engine):
-    wrong = "sk-ant-api03-wrong-key-BBBBBBBBBBBBBBBBBBBBBBBBBBBB"
+    wrong = "sk-ant-" + "api03-wrong-key-" + "B" * 28  # a fake key, assembled here
     action = await make_engine(api_key=wrong).next_action(Transcript.start([], "hi"))
     assert isinstance(action, Failed) and action.reason == "auth"
     assert "refused the API key" in action.text and "401" in action.text
