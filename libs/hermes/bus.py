@@ -53,15 +53,10 @@ ACK_AFTER_HANDLING = AckPolicy.NACK_ON_ERROR
 
 
 def _stream_config(spec: StreamSpec) -> StreamConfig:
-    return StreamConfig(
-        name=spec.name,
-        subjects=list(spec.subjects),
-        retention=spec.retention,
-        max_age=spec.max_age_seconds,
-        storage=spec.storage,
-        duplicate_window=spec.duplicate_window_seconds,
-        description=spec.description,
-    )
+    # The same configuration the subscribers declare through FastStream, so the two never disagree.
+    config = jstream(spec).config
+    config.subjects = list(spec.subjects)
+    return config
 
 
 async def ensure_streams(broker: NatsBroker, specs: tuple[StreamSpec, ...] = subjects.STREAMS) -> None:

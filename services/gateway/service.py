@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 
@@ -14,8 +15,9 @@ class Gateway:
     def __init__(self, runtime: ServiceRuntime) -> None:
         self.rt = runtime
 
-    @property
+    @functools.cached_property
     def conversations(self) -> ConversationLog:
+        """Made once, after start-up (it registers its Lua script with Redis)."""
         return ConversationLog(self.rt.redis, self.rt.keys)
 
     async def handle_reply(self, reply: Reply) -> None:

@@ -655,5 +655,13 @@ def rules_first(text: str, context: Any = None) -> bool:
         result = rules.interpret(text, context)
     except Exception:  # noqa: BLE001 - a rules bug must not block the model path
         return False
+    return is_certain(result)
+
+
+def is_certain(result: Any) -> bool:
+    """Whether a rules-engine result settles the request (no model call needed): commands, a profile
+    switch, an approval answer, a design or a revision — not a help text or a question back."""
+    from hermes_planner import rules
+
     return isinstance(result, rules.Understood | rules.SwitchProfile | rules.ApprovalAnswer
                       | rules.DesignRequest | rules.ReviseDesign)

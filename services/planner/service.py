@@ -71,9 +71,6 @@ class Models:
             await engine.close()
 
 
-_CERTAIN = (rules.Understood, rules.SwitchProfile, rules.ApprovalAnswer, rules.DesignRequest, rules.ReviseDesign)
-
-
 class Planner:
     """Turns each chat message into exactly one outcome: a plan for the guard, a request to the
     guard (profile switch, approval decision), or a final reply."""
@@ -125,7 +122,7 @@ class Planner:
             return
         self.rt.log.info("message interpreted", result=type(result).__name__,
                          intent=getattr(result, "intent", None))
-        if self.models is not None and self.models.available and not isinstance(result, _CERTAIN):
+        if self.models is not None and self.models.available and not llm.is_certain(result):
             # Rules first: only what the rules engine does not recognise with certainty goes to the model.
             history = await self.memory.recall(cid)
             notes = [f"Known clusters: {', '.join(f'{c.name} ({c.provider})' for c in clusters)}"] if clusters else []
