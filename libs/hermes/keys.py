@@ -13,6 +13,7 @@
 | `<p>:approval:<aid>` | string (JSON) | guard | a pending approval, with a TTL |
 | `<p>:approval-outcome:<aid>` | string | guard | what became of a decided, replaced or expired approval (24 h) |
 | `<p>:conv:<cid>:approvals` | set | guard | pending approval ids of a conversation |
+| `<p>:approvals` | sorted set | guard | every pending approval id, scored by its expiry (the web page's list) |
 | `<p>:build-lock:<cluster>` | string | guard | the approval id of the one pending build of a cluster |
 | `<p>:ledger:<order>:<step>` | hash | executor | started/finished and the recorded result of a step |
 | `<p>:order-seen:<order>` | string | executor | an order id already accepted (replay defence) |
@@ -61,6 +62,9 @@ class Keys:
 
     def conversation_approvals(self, cid: str) -> str:
         return f"{self.prefix}:conv:{cid}:approvals"
+
+    def pending_approvals(self) -> str:
+        return f"{self.prefix}:approvals"
 
     def build_lock(self, cluster: str) -> str:
         return f"{self.prefix}:build-lock:{cluster}"

@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Tr
     @rt.on_startup
     async def start_http() -> None:
         api = HttpApi(gateway.conversations, rt.publish, gateway.approval_conversation, ready,
-                      rt.settings.long_poll_max_seconds, subjects)
+                      rt.settings.long_poll_max_seconds, subjects, pending_approvals=gateway.pending_approvals)
         app_runner = web.AppRunner(build_http_app(api, rt.settings.api_token.get_secret_value()),
                                    access_log=None)
         await app_runner.setup()

@@ -50,12 +50,13 @@ async def _errors(request: web.Request, handler: Callable[[web.Request], Awaitab
         raise ApiError(err.status, err.reason or "error") from None
 
 
-def _auth(token: str) -> Callable[..., Awaitable[web.StreamResponse]]:
+def _auth(token: str, public: frozenset[str] = frozenset()) -> Callable[..., Awaitable[web.StreamResponse]]:
     expected = token.encode()
+    open_paths = _PUBLIC | public
 
     @web.middleware
     async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
-        if request.path in _PUBLIC:
+        if request.path in open_paths:
             return await handler(request)
         header = request.headers.get("Authorization", "")
         if not header:
@@ -100,7 +101,9 @@ class HttpApi:
     """Routes of the gateway's HTTP API."""
 
     def __init__(self, log: ConversationLog, publish: Publish, approval_lookup: Callable[[str], Awaitable[tuple[str | None, str | None]]],
-                 ready: Ready, long_poll_max: float, subjects_: Any) -> None:
+                 ready: Ready, long_poll_max: float, subjects_: Any,
+                 pending_approvals: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None) -> None:
+        self.pending_approvals = pending_approvals
         self.log = log
         self.publish = publish
         self.approval_lookup = approval_lookup
@@ -213,9 +216,19 @@ class HttpApi:
                                   "cursor": cursor_before}, status=202)
 
 
-def build_http_app(api: HttpApi, token: str) -> web.Application:
-    """The aiohttp application serving `api` behind bearer-token auth."""
-    app = web.Application(middlewares=[_errors, _auth(token)], client_max_size=MAX_BODY_BYTES)
+def build_http_app(api: HttpApi, token: str,
+                   public_routes: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] | None = None,
+                   ) -> web.Application:
+    """The aiohttp application serving `api` behind bearer-token auth.
+
+    `public_routes` (method, path, handler) are served without the bearer token: the chat platforms'
+    webhooks, which authenticate each request by the platform's own signature or secret.
+    """
+    public_routes = list(public_routes or [])
+    app = web.Application(middlewares=[_errors, _auth(token, frozenset(p for _m, p, _h in public_routes))],
+                          client_max_size=MAX_BODY_BYTES)
+    for method, path, handler in public_routes:
+        app.router.add_route(method, path, handler)
     app.router.add_get("/healthz", api.healthz)
     app.router.add_get("/readyz", api.readyz)
     app.router.add_get("/openapi.yaml", api.openapi)

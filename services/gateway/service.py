@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from datetime import datetime
+from typing import Any
 
 from hermes.contracts import Reply, utcnow
 from hermes.runtime import ServiceRuntime
@@ -44,3 +45,34 @@ class Gateway:
         if outcome:
             return None, f"approval {approval_id} {outcome}"
         return None, None
+
+    async def pending_approvals(self, limit: int = 200) -> list[dict[str, Any]]:
+        """Every approval still waiting for a decision, soonest expiry first (what the guard indexed)."""
+        index = self.rt.keys.pending_approvals()
+        now = utcnow().timestamp()
+        await self.rt.redis.zremrangebyscore(index, "-inf", now - 24 * 3600)  # long expired: forget
+        ids = await self.rt.redis.zrangebyscore(index, now, "+inf", start=0, num=limit)
+        if not ids:
+            return []
+        raws = await self.rt.redis.mget([self.rt.keys.approval(i) for i in ids])
+        out: list[dict[str, Any]] = []
+        for approval_id, raw in zip(ids, raws, strict=True):
+            if not raw:
+                continue
+            pending = json.loads(raw)
+            plan = pending.get("plan") or {}
+            out.append({
+                "approval_id": approval_id,
+                "conversation_id": plan.get("conversation_id"),
+                "summary": plan.get("summary") or plan.get("intent") or "",
+                "cluster": plan.get("cluster"),
+                "steps": [step.get("argv", []) for step in plan.get("steps") or []],
+                "risks": pending.get("reasons") or [],
+                "requested_by": pending.get("requested_by"),
+                "approvers": pending.get("approvers") or [],
+                "approved_by": pending.get("approved_by") or [],
+                "profile": (pending.get("profile") or {}).get("name"),
+                "created_at": pending.get("created_at"),
+                "expires_at": pending.get("expires_at"),
+            })
+        return out

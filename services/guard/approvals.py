@@ -117,6 +117,7 @@ class ApprovalStore:
                      ex=self._ttl + EXPIRED_GRACE_SECONDS)
             pipe.sadd(self._keys.conversation_approvals(plan.conversation_id), pending.approval_id)
             pipe.expire(self._keys.conversation_approvals(plan.conversation_id), self._ttl)
+            pipe.zadd(self._keys.pending_approvals(), {pending.approval_id: pending.expires_at.timestamp()})
             if is_build(plan) and plan.cluster:
                 pipe.set(self._keys.build_lock(plan.cluster), pending.approval_id, ex=self._ttl)
             await pipe.execute()
@@ -182,6 +183,7 @@ class ApprovalStore:
         await self._redis.delete(self._keys.approval(pending.approval_id))
         await self._redis.srem(self._keys.conversation_approvals(pending.plan.conversation_id),
                                pending.approval_id)
+        await self._redis.zrem(self._keys.pending_approvals(), pending.approval_id)
         if is_build(pending.plan) and pending.plan.cluster:
             lock = self._keys.build_lock(pending.plan.cluster)
             if await self._redis.get(lock) == pending.approval_id:
