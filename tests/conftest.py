@@ -16,8 +16,14 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from hypothesis import HealthCheck, settings
 
 from hermes import embedded
+
+# The machine is shared and noisy: Hypothesis must not fail a property because generating inputs was
+# slow. Every property still checks all its examples; only the timing health check and deadline go.
+settings.register_profile("hermes", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("hermes")
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -233,6 +233,17 @@ class Reply(Envelope):
     approval: ApprovalPrompt | None = None
     source: str = Field(default="", description="the service that wrote it")
     expires_at: datetime | None = Field(default=None, description="drop instead of delivering after this")
+
+
+class Delivery(Envelope):
+    """A reply to send to a chat platform. Published on `hermes.v1.delivery.requested` (the gateway's
+    durable outbox): sent once by any gateway replica, retried with backoff, dropped after `deliver_by`."""
+
+    reply_id: str = Field(min_length=1, max_length=128)
+    platform: str = Field(min_length=1, max_length=32, description="slack, telegram or discord")
+    target: dict[str, str] = Field(description="where on the platform (a `DeliveryTarget`)")
+    event: dict[str, Any] = Field(description="the conversation event to render (as the HTTP API shows it)")
+    deliver_by: datetime = Field(description="not sent after this: a late reply is dropped, not sent hours late")
 
 
 # Approvals -----------------------------------------------------------------------------------

@@ -14,6 +14,10 @@
 | `<p>:approval-outcome:<aid>` | string | guard | what became of a decided, replaced or expired approval (24 h) |
 | `<p>:conv:<cid>:approvals` | set | guard | pending approval ids of a conversation |
 | `<p>:approvals` | sorted set | guard | every pending approval id, scored by its expiry (the web page's list) |
+| `<p>:channel-conv:<key>` | string | gateway | the conversation id of a chat-platform thread, DM or channel |
+| `<p>:conv:<cid>:target` | string (JSON) | gateway | where on its chat platform the conversation's replies go |
+| `<p>:delivered:<reply>:<platform>` | string | gateway | a reply already sent to its platform (2 days) |
+| `<p>:lease:<name>` | string | gateway | the replica holding a platform connection (Socket Mode, long polling) |
 | `<p>:build-lock:<cluster>` | string | guard | the approval id of the one pending build of a cluster |
 | `<p>:ledger:<order>:<step>` | hash | executor | started/finished and the recorded result of a step |
 | `<p>:order-seen:<order>` | string | executor | an order id already accepted (replay defence) |
@@ -65,6 +69,18 @@ class Keys:
 
     def pending_approvals(self) -> str:
         return f"{self.prefix}:approvals"
+
+    def channel_conversation(self, conversation_key: str) -> str:
+        return f"{self.prefix}:channel-conv:{conversation_key}"
+
+    def delivery_target(self, cid: str) -> str:
+        return f"{self.prefix}:conv:{cid}:target"
+
+    def delivered(self, reply_id: str, platform: str) -> str:
+        return f"{self.prefix}:delivered:{reply_id}:{platform}"
+
+    def lease(self, name: str) -> str:
+        return f"{self.prefix}:lease:{name}"
 
     def build_lock(self, cluster: str) -> str:
         return f"{self.prefix}:build-lock:{cluster}"

@@ -37,6 +37,17 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = Field(default=None, description="bearer token of the HTTP API")
     reply_ttl_seconds: int = Field(default=3600, ge=1, description="replies older than this are dropped")
     long_poll_max_seconds: float = Field(default=30.0, gt=0)
+    delivery_ttl_seconds: int = Field(
+        default=900, ge=10, description="a reply not sent to its chat platform within this is dropped, not sent late")
+    delivery_max_attempts: int = Field(default=12, ge=1, le=100, description="tries per reply before giving up")
+    delivery_backoff_seconds: float = Field(default=1.0, gt=0, description="first retry delay (doubles, max 60 s)")
+    lease_ttl_seconds: float = Field(
+        default=15.0, ge=1.0, description="a dead replica's Socket Mode / polling connection moves after this")
+    slack_api_url: str | None = Field(default=None, description="another Slack Web API base (a proxy or a test server)")
+    telegram_api_url: str | None = Field(default=None, description="another Telegram Bot API server")
+    discord_api_url: str | None = Field(default=None, description="another Discord REST base (…/api/v10)")
+    discord_gateway: bool = Field(
+        default=True, description="connect to Discord's gateway for messages; false = interactions only")
 
     # Guard and executor
     signing_key: SecretStr | None = Field(default=None, description="HMAC key for execution orders")

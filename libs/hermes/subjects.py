@@ -41,6 +41,10 @@ AUDIT = f"{PREFIX}.audit"
 PROFILE_SWITCH = f"{PREFIX}.profile.switch"
 """planner -> guard: a person asked to change the conversation's profile, `ProfileSwitch`."""
 
+DELIVERY_REQUESTED = f"{PREFIX}.delivery.requested"
+"""gateway -> gateway: a reply to send to a chat platform, `Delivery` (the durable outbox; any
+replica sends it, retried with backoff until it is sent or too old)."""
+
 DEAD_LETTER = f"{PREFIX}.deadletter"
 """any service: a message that failed validation, with the reason, `DeadLetter`."""
 
@@ -98,6 +102,13 @@ REPLY_STREAM = StreamSpec(
     # Replies carry their own time-to-live; the stream keeps them no longer than a day.
     max_age_seconds=24 * 3600,
 )
+DELIVERY_STREAM = StreamSpec(
+    name="HERMES_DELIVERY",
+    subjects=[DELIVERY_REQUESTED],
+    description="Replies waiting to be sent to Slack, Telegram or Discord (the gateway's outbox)",
+    durables=["gateway-delivery"],
+    max_age_seconds=24 * 3600,
+)
 DEAD_LETTER_STREAM = StreamSpec(
     name="HERMES_DEADLETTER",
     subjects=[f"{DEAD_LETTER}.>"],
@@ -120,6 +131,7 @@ STREAMS: tuple[StreamSpec, ...] = (
     EXEC_STREAM,
     RESULT_STREAM,
     REPLY_STREAM,
+    DELIVERY_STREAM,
     DEAD_LETTER_STREAM,
     AUDIT_STREAM,
 )
@@ -132,6 +144,7 @@ GUARD_APPROVALS_DURABLE = "guard-approvals"
 GUARD_PROFILES_DURABLE = "guard-profiles"
 EXECUTOR_ORDERS_DURABLE = "executor-orders"
 GATEWAY_REPLIES_DURABLE = "gateway-replies"
+GATEWAY_DELIVERY_DURABLE = "gateway-delivery"
 
 
 def stream_for(subject: str) -> StreamSpec:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 from faststream import FastStream
+from faststream.middlewares import AckPolicy
+from faststream.nats import NatsMessage
 
 from hermes import bus, subjects
-from hermes.contracts import Reply
+from hermes.config import load_config
+from hermes.contracts import Delivery, Reply
 from hermes.runtime import ServiceRuntime
 from hermes.settings import Settings
 from hermes_gateway.http_api import HttpApi, build_http_app
+from hermes_gateway.hub import ChannelHub
 from hermes_gateway.service import Gateway
 
 
@@ -19,14 +23,31 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Tr
     if rt.settings.api_token is None or not rt.settings.api_token.get_secret_value():
         raise RuntimeError("HERMES_API_TOKEN is not set: the gateway's HTTP API needs a bearer token "
                            "(hermes up generates one and writes it to <state dir>/api-token)")
+    config = load_config()
+    rt.add_secrets(config.secret_values())  # channel tokens and secrets never reach a log or a reply
     gateway = Gateway(rt)
     runner: dict[str, web.AppRunner] = {}
+    # The chat platforms: built now, so that no reply handled before the HTTP side is up misses them.
+    channels = ChannelHub(rt, lambda: gateway.conversations, gateway.approval_conversation, config)
+    channels.build_adapters()
+    gateway.hub = channels
 
     @rt.broker.subscriber(subjects.REPLY_CREATED, stream=bus.jstream(subjects.REPLY_STREAM),
                           durable=subjects.GATEWAY_REPLIES_DURABLE, pull_sub=bus.pull(batch_size=16),
                           ack_policy=bus.ACK_AFTER_HANDLING, title="gateway: replies")
     async def on_reply(reply: Reply) -> None:
         await gateway.handle_reply(reply)
+
+    @rt.broker.subscriber(subjects.DELIVERY_REQUESTED, stream=bus.jstream(subjects.DELIVERY_STREAM),
+                          durable=subjects.GATEWAY_DELIVERY_DURABLE, pull_sub=bus.pull(batch_size=8),
+                          ack_policy=AckPolicy.MANUAL, title="gateway: deliveries to chat platforms")
+    async def on_delivery(delivery: Delivery, msg: NatsMessage) -> None:
+        attempt = msg.raw_message.metadata.num_delivered or 1
+        outcome = await channels.deliver(delivery, attempt)
+        if outcome.status == "retry":
+            await msg.nack(delay=outcome.retry_in)
+        else:
+            await msg.ack()
 
     async def ready() -> dict[str, bool]:
         checks = {"nats": rt.broker.config.connection_state.connection.is_connected}
@@ -40,7 +61,9 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Tr
     async def start_http() -> None:
         api = HttpApi(gateway.conversations, rt.publish, gateway.approval_conversation, ready,
                       rt.settings.long_poll_max_seconds, subjects, pending_approvals=gateway.pending_approvals)
-        app_runner = web.AppRunner(build_http_app(api, rt.settings.api_token.get_secret_value()),
+        await channels.start()
+        app_runner = web.AppRunner(build_http_app(api, rt.settings.api_token.get_secret_value(),
+                                                  public_routes=channels.routes()),
                                    access_log=None)
         await app_runner.setup()
         site = web.TCPSite(app_runner, rt.settings.http_host, rt.settings.http_port)
@@ -52,5 +75,6 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Tr
     async def stop_http() -> None:
         if "http" in runner:
             await runner.pop("http").cleanup()
+        await channels.stop()
 
     return rt.app()

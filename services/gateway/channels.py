@@ -84,17 +84,44 @@ class Inbound(Protocol):
                        decision: str, event_id: str, target: DeliveryTarget) -> None: ...
 
 
+class DecisionRefused(Exception):
+    """A click that cannot be taken (the approval expired or was decided); the message is for the person."""
+
+
 @runtime_checkable
 class ChannelAdapter(Protocol):
+    """One chat platform.
+
+    - `routes()`: its webhooks, served by every gateway replica (each request is signed).
+    - `setup()`: once per replica at start-up, idempotent (e.g. registering a Telegram webhook).
+    - `connection_key()`: a name for its long-lived connection (Socket Mode, long polling, Discord's
+      gateway), or None when it has none. The gateway keeps one such connection per key across replicas:
+      `start()` connects (on the replica holding the lease), `stop()` disconnects (the lease moved).
+    - `deliver(target, event)`: send one conversation event; raises the SDK's exception on failure
+      (the gateway's outbox reads it: rate limit, permanent refusal, or retry).
+    - `close()`: at shutdown, release everything.
+    """
+
     name: str
 
     async def deliver(self, target: DeliveryTarget, event: dict[str, Any]) -> None: ...
 
     def routes(self) -> list[tuple[str, str, Handler]]: ...
 
+    async def setup(self) -> None: ...
+
+    def connection_key(self) -> str | None: ...
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def token_key(platform: str, token: str) -> str:
+    """A connection key that names a bot token without revealing it."""
+    return f"{platform}:{hashlib.sha256(token.encode()).hexdigest()[:16]}"
 
 
 async def never_seen(_event_id: str) -> bool:

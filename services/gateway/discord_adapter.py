@@ -33,6 +33,7 @@ from discord.http import handle_message_parameters
 from hermes_gateway.channels import (
     MAX_INBOUND_TEXT,
     ChannelPolicy,
+    DecisionRefused,
     DeliveryTarget,
     Handler,
     Inbound,
@@ -45,6 +46,7 @@ from hermes_gateway.channels import (
     encode_action,
     render_event,
     short_notice,
+    token_key,
 )
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
@@ -103,12 +105,16 @@ class DiscordAdapter:
         self.clock = clock
         self.refs = ShortRefs()
         self._verify_key = VerifyKey(bytes.fromhex(public_key)) if public_key else None
-        intents = discord.Intents.none()
-        intents.guilds = intents.guild_messages = intents.dm_messages = intents.message_content = True
-        self.client = discord.Client(intents=intents, allowed_mentions=discord.AllowedMentions.none())
-        self.client.on_message = self._on_message  # type: ignore[attr-defined]  # what client.event does
+        self.client = self._new_client()
         self._task: asyncio.Task[None] | None = None
         self._logged_in = False
+
+    def _new_client(self) -> discord.Client:
+        intents = discord.Intents.none()
+        intents.guilds = intents.guild_messages = intents.dm_messages = intents.message_content = True
+        client = discord.Client(intents=intents, allowed_mentions=discord.AllowedMentions.none())
+        client.on_message = self._on_message  # type: ignore[attr-defined]  # what client.event does
+        return client
 
     @classmethod
     def from_config(cls, cfg: Any, *, inbound: Inbound, seen: Seen, **kwargs: Any) -> DiscordAdapter:
@@ -123,12 +129,24 @@ class DiscordAdapter:
             await self.client.login(self.token)
             self._logged_in = True
 
+    async def setup(self) -> None:
+        """Nothing each replica must do; `register_command` (the `/hermes` command) is run once by hand."""
+
+    def connection_key(self) -> str | None:
+        return token_key("discord", self.token) if self.gateway else None
+
     async def start(self) -> None:
         await self.login()
         if self.gateway:
             self._task = asyncio.create_task(self.client.connect(reconnect=True))
 
     async def stop(self) -> None:
+        """Disconnect from Discord's gateway; sending (REST) logs in again with a fresh client."""
+        await self.close()
+        self.client = self._new_client()
+        self._logged_in = False
+
+    async def close(self) -> None:
         await self.client.close()
         if self._task is not None:
             self._task.cancel()
@@ -284,6 +302,8 @@ class DiscordAdapter:
             await self.inbound.decision(channel="discord", conversation_key=self._key(guild, channel), user=user,
                                         approval_id=approval_id, decision=decision,
                                         event_id=f"discord:interaction:{payload.get('id')}", target=target)
+        except DecisionRefused as err:
+            return _ephemeral(str(err))
         except Exception as err:
             log.exception("discord decision not recorded")
             return _ephemeral(f"Your decision was not recorded ({err}); the buttons still work, try again.")

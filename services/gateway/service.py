@@ -10,11 +10,13 @@ from typing import Any
 from hermes.contracts import Reply, utcnow
 from hermes.runtime import ServiceRuntime
 from hermes_gateway.conversations import ConversationLog
+from hermes_gateway.hub import ChannelHub
 
 
 class Gateway:
     def __init__(self, runtime: ServiceRuntime) -> None:
         self.rt = runtime
+        self.hub: ChannelHub | None = None  # the chat platforms, when any is configured
 
     @functools.cached_property
     def conversations(self) -> ConversationLog:
@@ -31,6 +33,10 @@ class Gateway:
         cursor = await self.conversations.append_reply(redacted)
         self.rt.log.info("reply recorded" if cursor else "duplicate reply ignored", reply_id=reply.id,
                          kind=reply.kind, final=reply.final)
+        # Also for a duplicate: a gateway killed after recording but before queueing the delivery gets
+        # the reply again, and the delivery is queued now (the outbox sends each reply once).
+        if self.hub is not None and self.hub.adapters:
+            await self.hub.request_delivery(redacted)
 
     async def approval_conversation(self, approval_id: str) -> tuple[str | None, str | None]:
         """(conversation id, None) of a pending approval, or (None, why it cannot be decided)."""

@@ -31,6 +31,7 @@ from aiohttp import web
 from hermes_gateway.channels import (
     MAX_INBOUND_TEXT,
     ChannelPolicy,
+    DecisionRefused,
     DeliveryTarget,
     Handler,
     Inbound,
@@ -42,6 +43,7 @@ from hermes_gateway.channels import (
     encode_action,
     render_event,
     short_notice,
+    token_key,
 )
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
@@ -156,6 +158,19 @@ class SlackAdapter:
                    app_token=secret(cfg.app_token), mode=cfg.mode, **kwargs)
 
     # -- lifecycle -----------------------------------------------------------------------------------
+    async def setup(self) -> None:
+        if self.mode == "socket" and not self.app_token:
+            raise RuntimeError("Slack Socket Mode needs an app-level token (channels.slack.appToken, xapp-…)")
+        if self.mode == "http" and not self.signing_secret:
+            raise RuntimeError("the Slack Events API needs the app's signing secret (channels.slack.signingSecret); "
+                               "or use Socket Mode with an app-level token (channels.slack.appToken)")
+
+    def connection_key(self) -> str | None:
+        return token_key("slack", self.app_token) if self.mode == "socket" and self.app_token else None
+
+    async def close(self) -> None:
+        await self.stop()
+
     async def start(self) -> None:
         if self.mode != "socket":
             return
@@ -285,6 +300,9 @@ class SlackAdapter:
             await self.inbound.decision(channel="slack", conversation_key=f"slack:{team}:{channel}:{thread_ts}",
                                         user=user, approval_id=approval_id, decision=decision,
                                         event_id=event_id, target=target)
+        except DecisionRefused as err:  # expired or already decided: say so, the buttons are done
+            await self._tell(target, user, str(err), ephemeral=True)
+            return
         except Exception as err:  # the decision did not reach Hermes: keep the buttons, say so
             log.exception("slack decision not recorded")
             await self._tell(target, user, f"Your decision was not recorded ({err}); the buttons still work, "

@@ -37,6 +37,7 @@ from hermes_gateway.channels import (
     MAX_INBOUND_TEXT,
     MAX_WEBHOOK_BODY,
     ChannelPolicy,
+    DecisionRefused,
     DeliveryTarget,
     Handler,
     Inbound,
@@ -49,6 +50,7 @@ from hermes_gateway.channels import (
     encode_action,
     render_event,
     short_notice,
+    token_key,
 )
 
 log = logging.getLogger("hermes.gateway.telegram")
@@ -111,18 +113,31 @@ class TelegramAdapter:
                    webhook_url=cfg.webhook_url, webhook_secret=secret, **kwargs)
 
     # -- lifecycle -----------------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def setup(self) -> None:
+        """Webhook mode: register the webhook (every replica may; Telegram keeps one). Polling: nothing."""
         if self.webhook_url:
             if not self.webhook_secret:
                 raise RuntimeError("a Telegram webhook needs channels.telegram.webhookSecret: Hermes refuses "
                                    "webhook calls it cannot authenticate")
             await self.bot.set_webhook(self.webhook_url, secret_token=self.webhook_secret,
                                        allowed_updates=["message", "callback_query"])
+
+    def connection_key(self) -> str | None:
+        return None if self.webhook_url else token_key("telegram", self.bot.token)
+
+    async def start(self) -> None:
+        """Long polling (when no webhook URL is set): on one replica at a time."""
+        if self.webhook_url:
+            await self.setup()
             return
         await self.bot.delete_webhook(drop_pending_updates=False)  # getUpdates is refused while one is set
         self._polling = asyncio.create_task(self.dp.start_polling(
             self.bot, polling_timeout=self.polling_timeout, handle_signals=False, close_bot_session=False,
             allowed_updates=["message", "callback_query"]))
+
+    async def close(self) -> None:
+        await self.stop()
+        await self.bot.session.close()
 
     async def stop(self) -> None:
         if self._polling is not None:
@@ -138,7 +153,6 @@ class TelegramAdapter:
             except Exception:
                 log.exception("%s: the connection task ended with an error", self.name)
             self._polling = None
-        await self.bot.session.close()
 
     # -- webhook -------------------------------------------------------------------------------------
     def routes(self) -> list[tuple[str, str, Handler]]:
@@ -261,6 +275,9 @@ class TelegramAdapter:
             await self.inbound.decision(channel="telegram", conversation_key=self._key(chat_id, topic), user=user,
                                         approval_id=approval_id, decision=decision,
                                         event_id=f"telegram:callback:{query.id}", target=target)
+        except DecisionRefused as err:
+            await query.answer(str(err)[:200], show_alert=True)
+            return
         except Exception as err:
             log.exception("telegram decision not recorded")
             await query.answer(f"Not recorded ({err}); try again."[:200], show_alert=True)

@@ -82,7 +82,7 @@ async def discord_env(monkeypatch):
         client = await serve(adapter.routes())
         yield fake, inbound, adapter, client
         await client.close()
-        await adapter.stop()
+        await adapter.close()
 
 
 def sent(fake: FakeDiscord, channel: str = CHANNEL) -> list:

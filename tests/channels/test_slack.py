@@ -285,6 +285,7 @@ async def test_socket_mode_message_and_ack() -> None:
         cfg = config(appToken="xapp-1-test", mode="socket")
         adapter = adapter_for(fake, inbound, cfg)
         assert adapter.routes() == []
+        assert adapter.connection_key().startswith("slack:") and "xapp" not in adapter.connection_key()
         await adapter.start()
         try:
             await asyncio.wait_for(fake.socket_connected.wait(), 5)

@@ -71,7 +71,7 @@ async def telegram():
         client = await serve(adapter.routes())
         yield fake, inbound, adapter, client
         await client.close()
-        await adapter.stop()
+        await adapter.close()
 
 
 def markup(call) -> dict:
@@ -90,9 +90,10 @@ async def test_webhook_message_in_once_on_duplicate_update_id(telegram) -> None:
     assert got["target"] == DeliveryTarget("telegram", str(ALICE), reply_to="1365")
 
 
-async def test_start_registers_the_webhook_with_its_secret(telegram) -> None:
+async def test_setup_registers_the_webhook_with_its_secret(telegram) -> None:
     fake, _inbound, adapter, _client = telegram
-    await adapter.start()
+    await adapter.setup()
+    assert adapter.connection_key() is None  # webhooks: no connection to hold
     call = fake.called("setWebhook")[0]
     assert call.fields["secret_token"] == SECRET and call.fields["url"].endswith("/telegram/webhook")
 
@@ -212,6 +213,7 @@ async def test_long_polling_dedupes_update_id() -> None:
         inbound = RecordingInbound()
         adapter = adapter_for(fake, inbound, config(webhookUrl=None, webhookSecret=None))
         assert adapter.routes() == []
+        assert adapter.connection_key().startswith("telegram:") and TOKEN not in adapter.connection_key()
         await adapter.start()
         try:
             update = message_update(70000, "hello by polling")
@@ -223,4 +225,4 @@ async def test_long_polling_dedupes_update_id() -> None:
             assert len(inbound.messages) == 1 and inbound.messages[0]["text"] == "hello by polling"
             assert fake.called("deleteWebhook")
         finally:
-            await adapter.stop()
+            await adapter.close()

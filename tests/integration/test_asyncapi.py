@@ -24,7 +24,7 @@ def test_document_covers_every_consumed_subject_with_its_message_schema() -> Non
     addresses = {channel["address"] for channel in doc["channels"].values()}
     assert addresses == {subjects.CHAT_RECEIVED, subjects.PLAN_PROPOSED, subjects.APPROVAL_DECIDED,
                          subjects.PROFILE_SWITCH, subjects.EXEC_ORDER, subjects.EXEC_RESULT,
-                         subjects.REPLY_CREATED}
+                         subjects.REPLY_CREATED, subjects.DELIVERY_REQUESTED}
     schemas = doc["components"]["schemas"]
     chat = schemas["ChatMessage"]
     assert set(chat["required"]) >= {"conversation_id", "correlation_id", "text"}
