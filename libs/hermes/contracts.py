@@ -244,6 +244,8 @@ class Delivery(Envelope):
     target: dict[str, str] = Field(description="where on the platform (a `DeliveryTarget`)")
     event: dict[str, Any] = Field(description="the conversation event to render (as the HTTP API shows it)")
     deliver_by: datetime = Field(description="not sent after this: a late reply is dropped, not sent hours late")
+    sequence: int = Field(default=0, ge=0, description="its place among the conversation's deliveries "
+                                                       "(1, 2, …; sent in this order); 0: no order")
 
 
 # Approvals -----------------------------------------------------------------------------------

@@ -17,6 +17,10 @@
 | `<p>:channel-conv:<key>` | string | gateway | the conversation id of a chat-platform thread, DM or channel |
 | `<p>:conv:<cid>:target` | string (JSON) | gateway | where on its chat platform the conversation's replies go |
 | `<p>:delivered:<reply>:<platform>` | string | gateway | a reply already sent to its platform (2 days) |
+| `<p>:conv:<cid>:outbox` | hash | gateway | each reply's place in the conversation's delivery order (`next` = the counter) |
+| `<p>:conv:<cid>:outbox-done` | set | gateway | places in that order already sent or given up |
+| `<p>:rate-limit:<platform>:<chat>` | string | gateway | a platform's 429: nothing is sent to that chat until it expires |
+| `<p>:delivery-failures:<delivery>` | string | gateway | failed tries of one delivery (its retry budget) |
 | `<p>:lease:<name>` | string | gateway | the replica holding a platform connection (Socket Mode, long polling) |
 | `<p>:build-lock:<cluster>` | string | guard | the approval id of the one pending build of a cluster |
 | `<p>:ledger:<order>:<step>` | hash | executor | started/finished and the recorded result of a step |
@@ -78,6 +82,18 @@ class Keys:
 
     def delivered(self, reply_id: str, platform: str) -> str:
         return f"{self.prefix}:delivered:{reply_id}:{platform}"
+
+    def outbox(self, cid: str) -> str:
+        return f"{self.prefix}:conv:{cid}:outbox"
+
+    def outbox_done(self, cid: str) -> str:
+        return f"{self.prefix}:conv:{cid}:outbox-done"
+
+    def rate_limit(self, platform: str, chat: str) -> str:
+        return f"{self.prefix}:rate-limit:{platform}:{chat}"
+
+    def delivery_failures(self, delivery_id: str) -> str:
+        return f"{self.prefix}:delivery-failures:{delivery_id}"
 
     def lease(self, name: str) -> str:
         return f"{self.prefix}:lease:{name}"

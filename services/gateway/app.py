@@ -42,9 +42,8 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Tr
                           durable=subjects.GATEWAY_DELIVERY_DURABLE, pull_sub=bus.pull(batch_size=8),
                           ack_policy=AckPolicy.MANUAL, title="gateway: deliveries to chat platforms")
     async def on_delivery(delivery: Delivery, msg: NatsMessage) -> None:
-        attempt = msg.raw_message.metadata.num_delivered or 1
-        outcome = await channels.deliver(delivery, attempt)
-        if outcome.status == "retry":
+        outcome = await channels.deliver(delivery)
+        if outcome.status in ("retry", "wait"):
             await msg.nack(delay=outcome.retry_in)
         else:
             await msg.ack()

@@ -14,8 +14,11 @@ In (`ChannelHub` is the adapters' `Inbound`):
 Out: the reply subscriber records a reply in the conversation log, then (`request_delivery`)
 publishes a `Delivery` on `hermes.v1.delivery.requested` when the conversation lives on a platform.
 The delivery subscriber (`deliver`) sends it through the platform's adapter:
+- in order: each reply has its place in the conversation (`Delivery.sequence`); one waits (up to 30 s)
+  until the one before it is sent, so a retried "Running …" never lands after the answer;
 - sent → marked delivered in Redis (a redelivered `Delivery` is not sent twice) and acked;
-- rate-limited (HTTP 429) → retried after the platform's `Retry-After`;
+- rate-limited (HTTP 429) → retried after the platform's `Retry-After`, and nothing else goes to that
+  chat before then (a Redis key per chat, seen by every replica);
 - a transient failure → retried with exponential backoff (1, 2, 4 … 60 s) up to
   `HERMES_DELIVERY_MAX_ATTEMPTS`;
 - a permanent failure (the bot was removed, the channel is gone), attempts exhausted, or older than
@@ -32,6 +35,7 @@ dies stops renewing, and another takes the lease and connects within `HERMES_LEA
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import random
@@ -52,6 +56,19 @@ SEEN_TTL_SECONDS = 3 * 24 * 3600
 DELIVERED_TTL_SECONDS = 2 * 24 * 3600
 CONVERSATION_TTL_SECONDS = 30 * 24 * 3600
 MAX_BACKOFF_SECONDS = 60.0
+ORDER_WAIT_SECONDS = 30.0   # a reply waits at most this long for the one before it, then goes anyway
+ORDER_POLL_SECONDS = 0.3
+
+# A reply's place in its conversation's delivery order, allocated once per reply.
+_PLACE = """
+local place = redis.call('HGET', KEYS[1], ARGV[1])
+if not place then
+  place = redis.call('HINCRBY', KEYS[1], 'next', 1)
+  redis.call('HSET', KEYS[1], ARGV[1], place)
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return place
+"""
 
 ApprovalLookup = Callable[[str], Awaitable[tuple[str | None, str | None]]]
 
@@ -126,7 +143,7 @@ def backoff(attempt: int, first: float) -> float:
 class Outcome:
     """What the delivery subscriber does with the message: ack it, or redeliver it after `retry_in`."""
 
-    status: str  # sent | duplicate | dropped | retry
+    status: str  # sent | duplicate | dropped | retry (a failure) | wait (rate limit, order)
     retry_in: float | None = None
     reason: str = ""
 
@@ -261,18 +278,28 @@ class ChannelHub:
         deadline = reply.created_at + timedelta(seconds=self.rt.settings.delivery_ttl_seconds)
         if reply.expires_at is not None:
             deadline = min(deadline, reply.expires_at)
+        sequence = int(await self._place(keys=[self.rt.keys.outbox(reply.conversation_id)],
+                                         args=[reply.id, CONVERSATION_TTL_SECONDS]))
         delivery = Delivery(id=f"dlv-{reply.id}-{target.platform}", conversation_id=reply.conversation_id,
                             correlation_id=reply.correlation_id, reply_id=reply.id, platform=target.platform,
-                            target=target.to_dict(), event=reply_event(reply), deliver_by=deadline)
+                            target=target.to_dict(), event=reply_event(reply), deliver_by=deadline,
+                            sequence=sequence)
         await self.rt.publish(delivery, subjects.DELIVERY_REQUESTED)
         return True
 
-    async def deliver(self, delivery: Delivery, attempt: int) -> Outcome:
-        """Send one delivery (attempt is 1 for the first try); what to do with the bus message."""
-        log = self.rt.log.bind(reply_id=delivery.reply_id, platform=delivery.platform, attempt=attempt)
+    @functools.cached_property
+    def _place(self) -> Any:
+        """A reply's place in its conversation's delivery order: the same place if asked again."""
+        return self.rt.redis.register_script(_PLACE)
+
+    async def deliver(self, delivery: Delivery) -> Outcome:
+        """Send one delivery, in its conversation's order; what to do with the bus message."""
+        log = self.rt.log.bind(reply_id=delivery.reply_id, platform=delivery.platform,
+                               conversation_id=delivery.conversation_id, sequence=delivery.sequence)
         marker = self.rt.keys.delivered(delivery.reply_id, delivery.platform)
         if await self.rt.redis.exists(marker):
             log.info("delivery already sent: not sent again")
+            await self._done(delivery)
             return Outcome("duplicate")
         if utcnow() > delivery.deliver_by:
             return await self._drop(delivery, f"it was not sent by {delivery.deliver_by:%H:%M:%S} UTC "
@@ -281,28 +308,59 @@ class ChannelHub:
         if adapter is None:
             return await self._drop(delivery, f"{delivery.platform} is not configured on this gateway "
                                               f"(channels.{delivery.platform})", log)
+        wait = await self._wait_before(delivery)
+        if wait is not None:
+            return wait
         try:
             await adapter.deliver(DeliveryTarget.from_dict(delivery.target), delivery.event)
         except Exception as err:  # the SDKs raise their own types: classify them
-            failure = classify(err)
-            if failure.permanent:
-                return await self._drop(delivery, failure.reason, log)
-            if attempt >= self.rt.settings.delivery_max_attempts:
-                return await self._drop(delivery, f"{failure.reason}, still after {attempt} attempts", log)
-            delay = failure.retry_after if failure.retry_after is not None else \
-                backoff(attempt, self.rt.settings.delivery_backoff_seconds)
-            left = (delivery.deliver_by - utcnow()).total_seconds()
-            if delay > left:
-                return await self._drop(delivery, f"{failure.reason}; the next try ({delay:.0f} s) would be "
-                                                  f"after its time-to-live", log)
-            log.warning("delivery failed: will retry", reason=failure.reason, retry_in=round(delay, 2))
-            return Outcome("retry", retry_in=delay, reason=failure.reason)
+            return await self._failed(delivery, classify(err), log)
         await self.rt.redis.set(marker, "1", ex=DELIVERED_TTL_SECONDS)
-        log.info("delivered", conversation_id=delivery.conversation_id)
+        await self._done(delivery)
+        log.info("delivered")
         return Outcome("sent")
 
+    async def _wait_before(self, delivery: Delivery) -> Outcome | None:
+        """Wait while the platform rate-limits this chat, or while the reply before it is not out yet."""
+        redis, keys = self.rt.redis, self.rt.keys
+        limited_ms = await redis.pttl(keys.rate_limit(delivery.platform, delivery.target.get("chat", "")))
+        if limited_ms and limited_ms > 0:
+            return Outcome("wait", retry_in=limited_ms / 1000, reason="the platform's rate limit")
+        if delivery.sequence > 1 and (utcnow() - delivery.created_at).total_seconds() < ORDER_WAIT_SECONDS:
+            if not await redis.sismember(keys.outbox_done(delivery.conversation_id), str(delivery.sequence - 1)):
+                return Outcome("wait", retry_in=ORDER_POLL_SECONDS, reason="the reply before it is not out yet")
+        return None
+
+    async def _failed(self, delivery: Delivery, failure: SendFailure, log: Any) -> Outcome:
+        if failure.permanent:
+            return await self._drop(delivery, failure.reason, log)
+        redis, keys = self.rt.redis, self.rt.keys
+        failures_key = keys.delivery_failures(delivery.id)
+        failures = int(await redis.incr(failures_key))
+        await redis.expire(failures_key, DELIVERED_TTL_SECONDS)
+        if failure.retry_after is not None:  # the platform said when: nothing to this chat before then
+            await redis.set(keys.rate_limit(delivery.platform, delivery.target.get("chat", "")), failure.reason,
+                            px=max(1, int(failure.retry_after * 1000)))
+        if failures >= self.rt.settings.delivery_max_attempts:
+            return await self._drop(delivery, f"{failure.reason}, still after {failures} attempts", log)
+        delay = failure.retry_after if failure.retry_after is not None else \
+            backoff(failures, self.rt.settings.delivery_backoff_seconds)
+        left = (delivery.deliver_by - utcnow()).total_seconds()
+        if delay > left:
+            return await self._drop(delivery, f"{failure.reason}; the next try ({delay:.0f} s) would be "
+                                              f"after its time-to-live", log)
+        log.warning("delivery failed: will retry", reason=failure.reason, retry_in=round(delay, 2), failures=failures)
+        return Outcome("retry", retry_in=delay, reason=failure.reason)
+
+    async def _done(self, delivery: Delivery) -> None:
+        if delivery.sequence:
+            done = self.rt.keys.outbox_done(delivery.conversation_id)
+            await self.rt.redis.sadd(done, str(delivery.sequence))
+            await self.rt.redis.expire(done, CONVERSATION_TTL_SECONDS)
+
     async def _drop(self, delivery: Delivery, reason: str, log: Any) -> Outcome:
-        log.error("delivery dropped", reason=reason, conversation_id=delivery.conversation_id)
+        await self._done(delivery)  # what follows is not held up by a reply that will never go
+        log.error("delivery dropped", reason=reason)
         note = {"type": "reply", "id": f"undelivered-{delivery.reply_id}-{delivery.platform}",
                 "correlation_id": delivery.correlation_id, "kind": "error", "final": False, "blocks": [],
                 "approval": None, "source": "gateway", "created_at": utcnow().isoformat(),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ class Call:
     method: str
     fields: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)
 
 
 class _Fake:
@@ -164,7 +166,12 @@ class FakeTelegram(_Fake):
         super().__init__()
         self._ids = itertools.count(500)
         self.updates: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
+        self._failures: dict[str, list[tuple[int, int | None]]] = {}
         self.app.router.add_post("/bot{token}/{method}", self._api)
+
+    def fail_next(self, method: str, status: int = 429, retry_after: int | None = None) -> None:
+        """Answer the next call of `method` with an error, as the Bot API does (429: flood control)."""
+        self._failures.setdefault(method, []).append((status, retry_after))
 
     def _message(self, chat_id: Any, **extra: Any) -> dict[str, Any]:
         return {"message_id": next(self._ids), "date": 1700000000,
@@ -175,6 +182,15 @@ class FakeTelegram(_Fake):
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         fields, files = await self._fields(request)
+        if self._failures.get(method):
+            status, retry_after = self._failures[method].pop(0)
+            self.calls.append(Call(f"{method}!{status}", fields, files))
+            error: dict[str, Any] = {"ok": False, "error_code": status,
+                                     "description": f"Too Many Requests: retry after {retry_after}"
+                                     if status == 429 else "Internal Server Error"}
+            if retry_after is not None:
+                error["parameters"] = {"retry_after": retry_after}
+            return web.json_response(error, status=status)
         self.calls.append(Call(method, fields, files))
         result: Any = True
         if method == "getMe":

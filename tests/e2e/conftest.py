@@ -38,6 +38,7 @@ class HermesStack:
     logs: Path
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     session: aiohttp.ClientSession | None = None
+    env: dict[str, str] = field(default_factory=dict)  # what the gateway was started with
 
     @property
     def headers(self) -> dict[str, str]:
@@ -93,7 +94,7 @@ class HermesStack:
 
     def tail_logs(self, lines: int = 15) -> str:
         out = []
-        for name in SERVICES:
+        for name in dict.fromkeys([*SERVICES, *self.processes]):
             path = self.logs / f"{name}.log"
             if path.exists():
                 out.append(f"--- {name} ---\n" + "\n".join(path.read_text().splitlines()[-lines:]))
@@ -122,11 +123,21 @@ def start_services(stack: HermesStack, ankra_bin: str, ankra_token: str | None,
         env["ANKRA_API_TOKEN"] = ankra_token
     env.update(extra_env or {})
     stack.logs.mkdir(parents=True, exist_ok=True)
+    stack.env = {**env, "HERMES_NATS_URL": nats_url_for("gateway")} if nats_url_for else dict(env)
     for name in SERVICES:
         log = open(stack.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
         service_env = {**env, "HERMES_NATS_URL": nats_url_for(name)} if nats_url_for else env
         stack.processes[name] = subprocess.Popen([sys.executable, "-m", f"hermes_{name}"], env=service_env,
                                                  stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+
+
+def start_gateway_replica(stack: HermesStack, name: str, port: str) -> subprocess.Popen[bytes]:
+    """Another gateway process (a replica, or a restart) on `port`, logging to <name>.log."""
+    log = open(stack.logs / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen([sys.executable, "-m", "hermes_gateway"], env={**stack.env, "HERMES_HTTP_PORT": port},
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    stack.processes[name] = proc
+    return proc
 
 
 def stop_services(stack: HermesStack) -> None:
