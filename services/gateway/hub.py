@@ -376,12 +376,16 @@ class ChannelHub:
     async def start(self) -> None:
         """Set up each adapter, and keep its connection (if it has one) on exactly one replica."""
         self._keepers: list[ConnectionKeeper] = []
+        self._setups: list[asyncio.Task[None]] = []
         for name, adapter in self.adapters.items():
             try:
                 await adapter.setup()
-            except Exception as err:
-                self.rt.log.error("channel setup failed", channel=name, error=str(err))
-                raise RuntimeError(f"{name}: setting up the channel failed: {err}") from err
+            except RuntimeError:  # the config is incomplete: say so and do not start half-configured
+                raise
+            except Exception as err:  # the platform is unreachable: serve everything else, keep trying
+                self.rt.log.error("channel setup failed; retrying in the background", channel=name,
+                                  error=str(err))
+                self._setups.append(asyncio.get_running_loop().create_task(self._retry_setup(name, adapter)))
             key = adapter.connection_key()
             if key is not None:
                 keeper = ConnectionKeeper(self.rt, adapter, Lease(self.rt.redis, self.rt.keys.lease(key),
@@ -391,7 +395,22 @@ class ChannelHub:
             self.rt.log.info("channel ready", channel=name, connection=key is not None,
                              routes=[path for _m, path, _h in adapter.routes()])
 
+    async def _retry_setup(self, name: str, adapter: ChannelAdapter) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            await asyncio.sleep(min(2 ** attempt, MAX_BACKOFF_SECONDS))
+            try:
+                await adapter.setup()
+            except Exception as err:
+                self.rt.log.warning("channel setup failed again", channel=name, error=str(err), attempt=attempt)
+                continue
+            self.rt.log.info("channel setup done", channel=name, attempt=attempt)
+            return
+
     async def stop(self) -> None:
+        for task in getattr(self, "_setups", []):
+            task.cancel()
         for keeper in getattr(self, "_keepers", []):
             await keeper.stop()
         for name, adapter in self.adapters.items():

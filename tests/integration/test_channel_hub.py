@@ -269,3 +269,28 @@ async def _until(predicate, timeout: float = 5.0) -> None:
     while not predicate():
         assert asyncio.get_running_loop().time() < deadline, "timed out"
         await asyncio.sleep(0.05)
+
+
+async def test_an_unreachable_platform_at_start_is_retried_and_an_incomplete_config_stops_start(runtime) -> None:
+    async with FakeTelegram() as fake:
+        log = ConversationLog(runtime.redis, runtime.keys)
+        channels = ChannelHub(runtime, lambda: log, lambda _a: None, LoadedConfig())  # type: ignore[arg-type,return-value]
+        cfg = TelegramConfig.model_validate({"botToken": TOKEN, "webhookUrl": "https://h.example/telegram/webhook",
+                                             "webhookSecret": "s3cret-token"})
+        channels.adapters["telegram"] = TelegramAdapter.from_config(
+            cfg, inbound=channels, seen=channels.seen, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.url)))
+        fake.fail_next("setWebhook", status=502)
+        try:
+            await channels.start()  # does not raise: the gateway keeps serving while Telegram is away
+            assert fake.called("setWebhook!502") and not fake.called("setWebhook")
+            await _until(lambda: bool(fake.called("setWebhook")), timeout=6)
+        finally:
+            await channels.stop()
+
+        broken = ChannelHub(runtime, lambda: log, lambda _a: None, LoadedConfig())  # type: ignore[arg-type,return-value]
+        no_secret = TelegramConfig.model_validate({"botToken": TOKEN, "webhookUrl": "https://h.example/telegram/webhook"})
+        broken.adapters["telegram"] = TelegramAdapter.from_config(
+            no_secret, inbound=broken, seen=broken.seen, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.url)))
+        with pytest.raises(RuntimeError, match="webhookSecret"):
+            await broken.start()
+        await broken.stop()
