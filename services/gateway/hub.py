@@ -35,7 +35,9 @@ dies stops renewing, and another takes the lease and connects within `HERMES_LEA
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
+import hashlib
 import json
 import os
 import random
@@ -69,6 +71,15 @@ end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return place
 """
+
+PENDING_SEEN_SECONDS = 20  # an event taken but not yet on the bus is taken again after this
+_TAKEN: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("hermes_channel_taken", default=None)
+
+
+def _event_message_id(kind: str, event_id: str) -> str:
+    """A bus message id derived from the platform's event id: the same event, the same message."""
+    return f"{kind}-{hashlib.sha256(event_id.encode()).hexdigest()[:32]}"
+
 
 ApprovalLookup = Callable[[str], Awaitable[tuple[str | None, str | None]]]
 
@@ -208,11 +219,32 @@ class ChannelHub:
         return [route for adapter in self.adapters.values() for route in adapter.routes()]
 
     # -- once ---------------------------------------------------------------------------------------------
+    pending_seconds = PENDING_SEEN_SECONDS
+
     async def seen(self, event_id: str) -> bool:
-        """True when another delivery of this platform event was taken before (by any replica)."""
-        fresh = await self.rt.redis.set(self.rt.keys.dedupe("channel", event_id), "1", nx=True,
-                                        ex=SEEN_TTL_SECONDS)
+        """True when another delivery of this platform event was taken before (by any replica).
+
+        The event is first taken for `pending_seconds` only; publishing it (`message`, `decision`) makes
+        that permanent. A gateway that dies in between has not lost it: the platform's next delivery
+        of it (a retry, the next poll after a restart) is taken again once the short mark lapses.
+        """
+        key = self.rt.keys.dedupe("channel", event_id)
+        fresh = await self.rt.redis.set(key, "pending", nx=True, ex=self.pending_seconds)
+        if fresh:
+            taken = _TAKEN.get()
+            if taken is None:
+                taken = []
+                _TAKEN.set(taken)
+            taken.append(key)
+            del taken[:-8]  # a long-lived polling task: only the latest events matter
         return not fresh
+
+    async def _published(self) -> None:
+        """The events this task took are on the bus now: never take them again."""
+        taken = _TAKEN.get() or []
+        for key in taken:
+            await self.rt.redis.set(key, "done", ex=SEEN_TTL_SECONDS)
+        taken.clear()
 
     # -- in -----------------------------------------------------------------------------------------------
     async def _conversation(self, conversation_key: str, user: str, channel: str) -> str:
@@ -243,11 +275,14 @@ class ChannelHub:
         who = f"{channel}:{user}"
         conversation_id = await self._conversation(conversation_key, who, channel)
         await self._remember_target(conversation_id, target)
-        message = ChatMessage(conversation_id=conversation_id, correlation_id="pending", text=text, user=who,
-                              channel=channel)
+        # The id comes from the platform's event: a second publish of it (after a crash) is dropped by
+        # JetStream's duplicate window, and its log entry by the conversation log.
+        message = ChatMessage(id=_event_message_id("m", event_id), conversation_id=conversation_id,
+                              correlation_id="pending", text=text, user=who, channel=channel)
         message.correlation_id = message.id
         await self.conversations.append(conversation_id, message_event(message.id, message.id, text, who))
         await self.rt.publish(message, subjects.CHAT_RECEIVED)
+        await self._published()
         self.rt.log.info("channel message queued", channel=channel, conversation_id=conversation_id,
                          message_id=message.id, platform_event=event_id)
 
@@ -260,12 +295,14 @@ class ChannelHub:
         who = f"{channel}:{user}"
         if await self.target_of(conversation_id) is None:
             await self._remember_target(conversation_id, target)
-        message = ApprovalDecision(conversation_id=conversation_id, correlation_id="pending",
-                                   approval_id=approval_id, decision=decision, user=who, channel=channel)
+        message = ApprovalDecision(id=_event_message_id("d", event_id), conversation_id=conversation_id,
+                                   correlation_id="pending", approval_id=approval_id, decision=decision, user=who,
+                                   channel=channel)
         message.correlation_id = message.id
         await self.conversations.append(conversation_id,
                                         message_event(message.id, message.id, f"{decision} {approval_id}", who))
         await self.rt.publish(message, subjects.APPROVAL_DECIDED)
+        await self._published()
         self.rt.log.info("channel decision queued", channel=channel, conversation_id=conversation_id,
                          approval_id=approval_id, decision=decision, platform_event=event_id)
 

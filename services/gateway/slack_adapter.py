@@ -143,7 +143,10 @@ class SlackAdapter:
             self.client.token = bot_token
         self.app = AsyncApp(client=self.client, signing_secret=signing_secret,
                             request_verification_enabled=signing_secret is not None,
-                            raise_error_for_unhandled_request=False, name="hermes")
+                            raise_error_for_unhandled_request=False, name="hermes",
+                            # answer Slack only once the message is on the bus: a crash before that
+                            # leaves Slack to retry it instead of losing it
+                            process_before_response=True)
         self.app.event("message")(self._on_message)
         self.app.event("app_mention")(self._on_mention)
         self.app.action(ACTION_IDS)(self._on_action)

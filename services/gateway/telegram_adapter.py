@@ -133,7 +133,9 @@ class TelegramAdapter:
         await self.bot.delete_webhook(drop_pending_updates=False)  # getUpdates is refused while one is set
         self._polling = asyncio.create_task(self.dp.start_polling(
             self.bot, polling_timeout=self.polling_timeout, handle_signals=False, close_bot_session=False,
-            allowed_updates=["message", "callback_query"]))
+            # one update at a time, confirmed to Telegram (the next offset) only once it is handled:
+            # a crash mid-way gets it again after the restart
+            handle_as_tasks=False, allowed_updates=["message", "callback_query"]))
 
     async def close(self) -> None:
         await self.stop()

@@ -294,3 +294,25 @@ async def test_an_unreachable_platform_at_start_is_retried_and_an_incomplete_con
         with pytest.raises(RuntimeError, match="webhookSecret"):
             await broken.start()
         await broken.stop()
+
+
+async def test_an_event_taken_but_never_published_is_taken_again_and_a_published_one_never(hub) -> None:
+    channels, _fake, published = hub
+    channels.pending_seconds = 1
+    # a gateway that died between taking the event and publishing it
+    assert await channels.seen("telegram:42:update:7") is False
+    assert await channels.seen("telegram:42:update:7") is True  # meanwhile: a duplicate
+    await asyncio.sleep(1.2)
+    assert await channels.seen("telegram:42:update:7") is False  # the redelivery after the restart
+    # published: taken for good, and the bus message id is the event's own
+    await asyncio.create_task(_take_and_publish(channels, "telegram:42:update:8"))
+    await asyncio.sleep(1.2)
+    assert await channels.seen("telegram:42:update:8") is True
+    first = published[-1][1]
+    await channels.message("telegram", f"telegram:{CHAT}", CHAT, "hi", "telegram:42:update:8", target())
+    assert published[-1][1].id == first.id  # a second publish of the same event: JetStream drops it
+
+
+async def _take_and_publish(channels: ChannelHub, event_id: str) -> None:
+    assert await channels.seen(event_id) is False
+    await channels.message("telegram", f"telegram:{CHAT}", CHAT, "hi", event_id, target())
