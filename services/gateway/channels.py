@@ -19,7 +19,9 @@ The rules every adapter keeps:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import shlex
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -117,6 +119,50 @@ class ChannelAdapter(Protocol):
     async def stop(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------------------
+# Pieces every webhook handler and connection uses
+
+TIMESTAMP_TOLERANCE = 300  # seconds: a signed request older (or newer) than this is refused as a replay
+
+
+def refuse(logger: logging.Logger, what: str, status: int, message: str) -> web.Response:
+    """A JSON refusal `{"error": message}` that says what was wrong, logged as a warning."""
+    logger.warning("%s refused: %s", what, message)
+    return web.json_response({"error": message}, status=status)
+
+
+async def read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The request body, or None when it is (or says it is) over `limit` bytes."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    body = await request.content.read(limit + 1)
+    return None if len(body) > limit else body
+
+
+def stale(stamp: str, now: float, header: str) -> str | None:
+    """Why a signed request's timestamp is refused (not a number, or over 5 minutes off), or None."""
+    try:
+        age = abs(now - int(stamp))
+    except ValueError:
+        return f"{header} is not a number"
+    if age > TIMESTAMP_TOLERANCE:
+        return f"{header} is more than 5 minutes off: refused as a possible replay"
+    return None
+
+
+async def cancel_task(task: asyncio.Task[Any] | None, logger: logging.Logger, what: str) -> None:
+    """Cancel a background task and wait for it; an error it ended with is logged, not raised."""
+    if task is None:
+        return
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    except Exception:
+        logger.exception("%s ended with an error", what)
 
 
 def token_key(platform: str, token: str) -> str:

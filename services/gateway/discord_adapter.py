@@ -41,11 +41,15 @@ from hermes_gateway.channels import (
     Seen,
     ShortRefs,
     attachment_for,
+    cancel_task,
     decision_note,
     decode_action,
     encode_action,
+    read_limited,
+    refuse,
     render_event,
     short_notice,
+    stale,
     token_key,
 )
 from nacl.exceptions import BadSignatureError
@@ -55,7 +59,6 @@ log = logging.getLogger("hermes.gateway.discord")
 
 MESSAGE_LIMIT = 2000
 CUSTOM_ID_LIMIT = 100
-TIMESTAMP_TOLERANCE = 300
 MAX_BODY = 256 * 1024
 EPHEMERAL = 64
 
@@ -148,15 +151,8 @@ class DiscordAdapter:
 
     async def close(self) -> None:
         await self.client.close()
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            except Exception:
-                log.exception("%s: the connection task ended with an error", self.name)
-            self._task = None
+        await cancel_task(self._task, log, "the discord gateway connection")
+        self._task = None
 
     async def register_command(self) -> None:
         """Create (or update) the global `/hermes` command for this application."""
@@ -210,16 +206,13 @@ class DiscordAdapter:
         return [("POST", self.path, self.handle_interaction)] if self.public_key else []
 
     def _refuse(self, status: int, message: str) -> web.Response:
-        log.warning("discord interaction refused: %s", message)
-        return web.json_response({"error": message}, status=status)
+        return refuse(log, "discord interaction", status, message)
 
     async def handle_interaction(self, request: web.Request) -> web.StreamResponse:
         if self._verify_key is None:
             return self._refuse(503, "channels.discord.publicKey is not set; Hermes refuses unsigned interactions")
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            return self._refuse(413, f"interaction over {MAX_BODY} bytes")
-        body = await request.content.read(MAX_BODY + 1)
-        if len(body) > MAX_BODY:
+        body = await read_limited(request, MAX_BODY)
+        if body is None:
             return self._refuse(413, f"interaction over {MAX_BODY} bytes")
         signature = request.headers.get("X-Signature-Ed25519", "")
         stamp = request.headers.get("X-Signature-Timestamp", "")
@@ -230,12 +223,9 @@ class DiscordAdapter:
             self._verify_key.verify(stamp.encode() + body, bytes.fromhex(signature))
         except (BadSignatureError, ValueError):
             return self._refuse(401, "invalid request signature (X-Signature-Ed25519)")
-        try:
-            age = abs(self.clock() - int(stamp))
-        except ValueError:
-            return self._refuse(401, "X-Signature-Timestamp is not a number")
-        if age > TIMESTAMP_TOLERANCE:
-            return self._refuse(401, "X-Signature-Timestamp is more than 5 minutes off: refused as a possible replay")
+        why = stale(stamp, self.clock(), "X-Signature-Timestamp")
+        if why:
+            return self._refuse(401, why)
         try:
             payload = json.loads(body)
         except ValueError:

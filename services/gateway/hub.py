@@ -39,6 +39,7 @@ import contextvars
 import functools
 import hashlib
 import json
+import logging
 import os
 import random
 import socket
@@ -51,7 +52,7 @@ from hermes import subjects
 from hermes.config import LoadedConfig
 from hermes.contracts import ApprovalDecision, ChatMessage, Delivery, Reply, new_id, utcnow
 from hermes.runtime import ServiceRuntime
-from hermes_gateway.channels import ChannelAdapter, DecisionRefused, DeliveryTarget
+from hermes_gateway.channels import ChannelAdapter, DecisionRefused, DeliveryTarget, cancel_task
 from hermes_gateway.conversations import ConversationLog, message_event, reply_event
 
 SEEN_TTL_SECONDS = 3 * 24 * 3600
@@ -184,9 +185,8 @@ class ChannelHub:
         settings = self.rt.settings
         channels = self.config.channels
         if channels.slack is not None and channels.slack.configured:
-            from slack_sdk.web.async_client import AsyncWebClient
-
             from hermes_gateway.slack_adapter import SlackAdapter
+            from slack_sdk.web.async_client import AsyncWebClient
 
             token = channels.slack.bot_token.get_secret_value()  # type: ignore[union-attr]
             client = AsyncWebClient(token=token, base_url=settings.slack_api_url) if settings.slack_api_url \
@@ -196,7 +196,6 @@ class ChannelHub:
         if channels.telegram is not None and channels.telegram.configured:
             from aiogram.client.session.aiohttp import AiohttpSession
             from aiogram.client.telegram import TelegramAPIServer
-
             from hermes_gateway.telegram_adapter import TelegramAdapter
 
             session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url)) \
@@ -205,7 +204,6 @@ class ChannelHub:
                                                                     seen=self.seen, session=session)
         if channels.discord is not None and channels.discord.configured:
             import discord
-
             from hermes_gateway.discord_adapter import DiscordAdapter
 
             if settings.discord_api_url:
@@ -553,13 +551,8 @@ class ConnectionKeeper:
             self.rt.log.warning("disconnecting failed", channel=self.adapter.name, error=str(err))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_task(self._task, logging.getLogger("hermes.gateway"), f"the {self.adapter.name} lease keeper")
+        self._task = None
         if self.connected:
             await self._disconnect()
             await self.lease.release()

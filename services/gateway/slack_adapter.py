@@ -41,8 +41,11 @@ from hermes_gateway.channels import (
     decision_note,
     decode_action,
     encode_action,
+    read_limited,
+    refuse,
     render_event,
     short_notice,
+    stale,
     token_key,
 )
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -56,7 +59,6 @@ SECTION_LIMIT = 3000        # a section block's text
 MAX_BLOCKS = 50             # blocks in one message
 MESSAGE_LIMIT = 40_000      # a message's text
 INLINE_LIMIT = 12_000       # beyond this an approval preview goes into a file, however it would split
-TIMESTAMP_TOLERANCE = 300   # seconds: older (or newer) requests are refused as replays
 MAX_BODY = 256 * 1024
 ACTION_IDS = re.compile(r"^hermes_(approve|reject)$")
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -196,30 +198,23 @@ class SlackAdapter:
         return [("POST", self.path, self.handle_http)]
 
     def _refuse(self, status: int, message: str) -> web.Response:
-        log.warning("slack request refused: %s", message)
-        return web.json_response({"error": message}, status=status)
+        return refuse(log, "slack request", status, message)
 
     async def handle_http(self, request: web.Request) -> web.StreamResponse:
         if not self.signing_secret:
             return self._refuse(503, "the Slack signing secret is not configured (channels.slack.signingSecret); "
                                      "Hermes refuses unsigned Slack requests")
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            return self._refuse(413, f"request body over {MAX_BODY} bytes")
-        body = await request.content.read(MAX_BODY + 1)
-        if len(body) > MAX_BODY:
+        body = await read_limited(request, MAX_BODY)
+        if body is None:
             return self._refuse(413, f"request body over {MAX_BODY} bytes")
         stamp = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")
         if not stamp or not signature:
             return self._refuse(401, "missing X-Slack-Signature or X-Slack-Request-Timestamp: not a signed "
                                      "request from Slack")
-        try:
-            age = abs(self.clock() - int(stamp))
-        except ValueError:
-            return self._refuse(401, "X-Slack-Request-Timestamp is not a number")
-        if age > TIMESTAMP_TOLERANCE:
-            return self._refuse(401, "X-Slack-Request-Timestamp is more than 5 minutes off: refused as a "
-                                     "possible replay")
+        why = stale(stamp, self.clock(), "X-Slack-Request-Timestamp")
+        if why:
+            return self._refuse(401, why)
         basestring = b"v0:" + stamp.encode() + b":" + body
         expected = "v0=" + hmac.new(self.signing_secret.encode(), basestring, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, signature):

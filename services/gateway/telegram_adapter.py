@@ -45,9 +45,12 @@ from hermes_gateway.channels import (
     Seen,
     ShortRefs,
     attachment_for,
+    cancel_task,
     decision_note,
     decode_action,
     encode_action,
+    read_limited,
+    refuse,
     render_event,
     short_notice,
     token_key,
@@ -147,13 +150,7 @@ class TelegramAdapter:
                 await self.dp.stop_polling()
             except RuntimeError:
                 pass
-            self._polling.cancel()
-            try:
-                await self._polling
-            except asyncio.CancelledError:
-                pass
-            except Exception:
-                log.exception("%s: the connection task ended with an error", self.name)
+            await cancel_task(self._polling, log, "telegram polling")
             self._polling = None
 
     # -- webhook -------------------------------------------------------------------------------------
@@ -161,8 +158,7 @@ class TelegramAdapter:
         return [("POST", self.path, self.handle_webhook)] if self.webhook_url or self.webhook_secret else []
 
     def _refuse(self, status: int, message: str) -> web.Response:
-        log.warning("telegram webhook call refused: %s", message)
-        return web.json_response({"error": message}, status=status)
+        return refuse(log, "telegram webhook call", status, message)
 
     async def handle_webhook(self, request: web.Request) -> web.StreamResponse:
         if not self.webhook_secret:
@@ -173,10 +169,8 @@ class TelegramAdapter:
             return self._refuse(401, f"missing {SECRET_HEADER}: not a call from Telegram's webhook")
         if not hmac.compare_digest(given.encode(), self.webhook_secret.encode()):
             return self._refuse(401, f"wrong {SECRET_HEADER}")
-        if request.content_length is not None and request.content_length > MAX_WEBHOOK_BODY:
-            return self._refuse(413, f"update over {MAX_WEBHOOK_BODY} bytes")
-        raw = await request.content.read(MAX_WEBHOOK_BODY + 1)
-        if len(raw) > MAX_WEBHOOK_BODY:
+        raw = await read_limited(request, MAX_WEBHOOK_BODY)
+        if raw is None:
             return self._refuse(413, f"update over {MAX_WEBHOOK_BODY} bytes")
         try:
             update = Update.model_validate(json.loads(raw), context={"bot": self.bot})

@@ -461,7 +461,7 @@ async def lease_holder(redis_url: str, prefix: str) -> str | None:
 async def test_replicas_share_webhooks_and_one_poller_moves_when_its_holder_dies(polling_chat) -> None:
     stack, fakes, redis_url = polling_chat
     second_port = str(_free_port())
-    second = start_gateway_replica(stack, "gateway-2", second_port)
+    start_gateway_replica(stack, "gateway-2", second_port)
     second_url = f"http://127.0.0.1:{second_port}"
     await until(lambda: '"service started"' in (stack.logs / "gateway-2.log").read_text(), stack,
                 what="the second gateway replica")
