@@ -412,6 +412,8 @@ class Supervisor:
         self.console.print(f"State:  {self.state_dir}", highlight=False)
         self.console.print(f"Logs:   {self.logs_dir}", highlight=False)
         self.console.print(f"API:    {self.url}  (token in {self.state_dir / paths.API_TOKEN})", highlight=False)
+        self.console.print(f"Web:    {self.url}/  (paste that token, or open {self.url}/#token=<token>)",
+                           highlight=False)
         self.console.print('\n[bold green]Ready.[/] Talk to Hermes: [bold]hermes chat "List my Ankra clusters"[/]'
                            "   (Ctrl-C here stops everything)", highlight=False, soft_wrap=True)
 

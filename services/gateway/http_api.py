@@ -23,7 +23,19 @@ Publish = Callable[[Any, str], Awaitable[None]]
 Ready = Callable[[], Awaitable[dict[str, bool]]]
 
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-_PUBLIC = {"/healthz", "/readyz", "/openapi.yaml"}
+_PUBLIC = {"/healthz", "/readyz", "/openapi.yaml", "/"}
+WEB_PREFIX = "/web/"
+WEB_FILES = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css",
+             "icon.svg": "image/svg+xml"}
+# The page runs only its own script and style, talks only to this gateway, and cannot be framed.
+WEB_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+                               "img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
 MAX_BODY_BYTES = 64 * 1024
 MAX_TEXT = 20_000
 
@@ -56,7 +68,7 @@ def _auth(token: str, public: frozenset[str] = frozenset()) -> Callable[..., Awa
 
     @web.middleware
     async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
-        if request.path in open_paths:
+        if request.path in open_paths or request.path.startswith(WEB_PREFIX):
             return await handler(request)
         header = request.headers.get("Authorization", "")
         if not header:
@@ -123,6 +135,19 @@ class HttpApi:
     async def openapi(self, _request: web.Request) -> web.Response:
         text = resources.files("hermes_gateway").joinpath("openapi.yaml").read_text()
         return web.Response(text=text, content_type="application/yaml")
+
+    async def web_page(self, request: web.Request) -> web.Response:
+        """The web page (`/`) and its two assets (`/web/app.js`, `/web/style.css`); nothing else is served."""
+        name = request.match_info.get("name", "index.html")
+        if name not in WEB_FILES:
+            raise ApiError(404, f"no such file {name!r}; the web page is at /")
+        text = resources.files("hermes_gateway").joinpath("web", name).read_text(encoding="utf-8")
+        return web.Response(text=text, content_type=WEB_FILES[name], charset="utf-8", headers=WEB_HEADERS)
+
+    async def list_approvals(self, _request: web.Request) -> web.Response:
+        if self.pending_approvals is None:
+            raise ApiError(503, "pending approvals cannot be listed by this gateway (no approval store)")
+        return web.json_response({"approvals": await self.pending_approvals()})
 
     async def post_message(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
@@ -235,4 +260,7 @@ def build_http_app(api: HttpApi, token: str,
     app.router.add_post("/v1/messages", api.post_message)
     app.router.add_get("/v1/conversations/{conversation_id}/events", api.get_events)
     app.router.add_post("/v1/approvals/{approval_id}", api.post_approval)
+    app.router.add_get("/v1/approvals", api.list_approvals)
+    app.router.add_get("/", api.web_page)
+    app.router.add_get(WEB_PREFIX + "{name}", api.web_page)
     return app
