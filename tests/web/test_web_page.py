@@ -8,6 +8,7 @@ progress and the build result show, and the emulator's call log proves the build
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -90,6 +91,9 @@ async def test_design_request_approve_in_the_page_and_see_the_build(browser, her
     applies = [c for c in hermes.emulator_calls() if c["argv"][:2] == ["cluster", "apply"]]
     assert len(applies) == 1 and applies[0]["exit_code"] == 0
     assert problems == []
+    if os.environ.get("HERMES_WEB_SCREENSHOT"):  # to look at the page by eye
+        await page.set_viewport_size({"width": 1400, "height": 1800})
+        await page.screenshot(path=os.environ["HERMES_WEB_SCREENSHOT"], full_page=True)
 
     # a reload continues the same conversation from the start
     await page.reload()

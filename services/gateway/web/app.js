@@ -99,9 +99,10 @@ function decisionButtons(approvalId, statusNode) {
   return [approve, reject];
 }
 
-function renderApproval(approval) {
-  const box = el("div", { class: "approval", "data-testid": "approval" });
-  if (approval.summary) box.append(el("p", { class: "text", text: approval.summary }));
+function renderApproval(approval, shownText) {
+  const box = el("div", { class: "approval-box", "data-testid": "approval" });
+  const summary = (approval.summary || "").trim();
+  if (summary && !(shownText || "").includes(summary)) box.append(el("p", { class: "text", text: summary }));
   const steps = approval.steps || [];
   box.append(el("div", { text: `Commands that will run (${steps.length}), exactly:` }));
   box.append(el("pre", { "data-testid": "commands", text: steps.map(commandLine).join("\n") }));
@@ -133,7 +134,7 @@ function renderEvent(event) {
     else if (block.type === "code") node.append(el("pre", { text: block.text || "" }));
     else if (block.text) node.append(el("div", { class: "text", text: block.text }));
   }
-  if (event.approval) node.append(renderApproval(event.approval));
+  if (event.approval) node.append(renderApproval(event.approval, event.text));
   return node;
 }
 
