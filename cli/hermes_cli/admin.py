@@ -194,3 +194,51 @@ def audit(nats_url: str | None, conversation_id: str | None, cluster: str | None
         return EXIT_OK
     console.print(audit_table(records))
     return EXIT_OK
+
+
+# -- hermes channels register-discord-command ----------------------------------------------------
+
+
+async def register_discord_command(file: Path | None, console: Console, err_console: Console) -> int:
+    """Create (or update) the global `/hermes` command of the configured Discord application."""
+    import discord
+
+    from hermes.config import ConfigError, load_config
+    from hermes.settings import Settings
+    from hermes_gateway.channels import MemorySeen
+    from hermes_gateway.discord_adapter import HERMES_COMMAND, DiscordAdapter
+
+    try:
+        loaded = load_config(file)
+    except ConfigError as err:
+        _error(err_console, str(err))
+        return EXIT_UNUSABLE
+    cfg = loaded.channels.discord
+    if cfg is None or not cfg.configured:
+        _error(err_console, "Discord is not configured: set channels.discord.token (or config.discordToken, "
+                            "or DISCORD_BOT_TOKEN) and channels.discord.applicationId; see docs/channels.md")
+        return EXIT_PROBLEMS
+    api_url = Settings().discord_api_url
+    if api_url:
+        discord.http.Route.BASE = api_url.rstrip("/")
+
+    class _NoInbound:  # registering a command receives nothing
+        async def message(self, **_kwargs: object) -> None: ...
+
+        async def decision(self, **_kwargs: object) -> None: ...
+
+    adapter = DiscordAdapter.from_config(cfg, inbound=_NoInbound(), seen=MemorySeen(), gateway=False)
+    try:
+        await adapter.register_command()
+    except discord.HTTPException as err:
+        _error(err_console, f"Discord refused the command ({err.status}: {err.text or err}); check the bot token "
+                            "and that the application has the applications.commands scope")
+        return EXIT_PROBLEMS
+    except (discord.DiscordException, OSError) as err:
+        _error(err_console, f"could not reach Discord: {err}")
+        return EXIT_PROBLEMS
+    finally:
+        await adapter.close()
+    console.print(f"Registered /{HERMES_COMMAND['name']} for application "
+                  f"{adapter.application_id or adapter.client.application_id}.", highlight=False)
+    return EXIT_OK

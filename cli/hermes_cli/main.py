@@ -149,8 +149,11 @@ def reject(
 config_app = typer.Typer(name="config", help="The configuration: hermes.json or an OpenClaw openclaw.json.",
                           no_args_is_help=True)
 skills_app = typer.Typer(name="skills", help="The skills (SKILL.md folders) Hermes loads.", no_args_is_help=True)
+channels_app = typer.Typer(name="channels", help="Slack, Telegram and Discord (docs/channels.md).",
+                           no_args_is_help=True)
 app.add_typer(config_app)
 app.add_typer(skills_app)
+app.add_typer(channels_app)
 
 ConfigFileOption = Annotated[Path | None, typer.Option(
     "--file", "-f", help="The config file (default: HERMES_CONFIG, ~/.hermes/hermes.json, then "
@@ -179,6 +182,16 @@ def skills_list(
     from hermes_cli import admin
 
     raise typer.Exit(admin.skills_list(workspace, file, *_consoles()))
+
+
+@channels_app.command("register-discord-command")
+def register_discord_command(file: ConfigFileOption = None) -> None:
+    """Create (or update) Discord's `/hermes` slash command for the configured application (once per app)."""
+    import asyncio
+
+    from hermes_cli import admin
+
+    raise typer.Exit(asyncio.run(admin.register_discord_command(file, *_consoles())))
 
 
 @app.command()
