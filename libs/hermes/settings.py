@@ -35,7 +35,6 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8789, ge=0, le=65535)
     api_token: SecretStr | None = Field(default=None, description="bearer token of the HTTP API")
-    reply_ttl_seconds: int = Field(default=3600, ge=1, description="replies older than this are dropped")
     long_poll_max_seconds: float = Field(default=30.0, gt=0)
     delivery_ttl_seconds: int = Field(
         default=900, ge=10, description="a reply not sent to its chat platform within this is dropped, not sent late")

@@ -152,7 +152,7 @@ def stale(stamp: str, now: float, header: str) -> str | None:
     return None
 
 
-async def cancel_task(task: asyncio.Task[Any] | None, logger: logging.Logger, what: str) -> None:
+async def cancel_task(task: asyncio.Task[Any] | None, logger: Any, what: str) -> None:
     """Cancel a background task and wait for it; an error it ended with is logged, not raised."""
     if task is None:
         return
@@ -168,11 +168,6 @@ async def cancel_task(task: asyncio.Task[Any] | None, logger: logging.Logger, wh
 def token_key(platform: str, token: str) -> str:
     """A connection key that names a bot token without revealing it."""
     return f"{platform}:{hashlib.sha256(token.encode()).hexdigest()[:16]}"
-
-
-async def never_seen(_event_id: str) -> bool:
-    """A `seen` for tests and single-process use without Redis: nothing is a repeat."""
-    return False
 
 
 class MemorySeen:

@@ -7,6 +7,7 @@ Errors are JSON `{"error": "..."}` that say what was wrong and what to do.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
 import re
@@ -38,6 +39,12 @@ WEB_HEADERS = {
 }
 MAX_BODY_BYTES = 64 * 1024
 MAX_TEXT = 20_000
+
+
+@functools.cache
+def _web_file(name: str) -> str:
+    """One of the page's files, read once."""
+    return resources.files("hermes_gateway").joinpath("web", name).read_text(encoding="utf-8")
 
 
 class ApiError(web.HTTPException):
@@ -141,8 +148,7 @@ class HttpApi:
         name = request.match_info.get("name", "index.html")
         if name not in WEB_FILES:
             raise ApiError(404, f"no such file {name!r}; the web page is at /")
-        text = resources.files("hermes_gateway").joinpath("web", name).read_text(encoding="utf-8")
-        return web.Response(text=text, content_type=WEB_FILES[name], charset="utf-8", headers=WEB_HEADERS)
+        return web.Response(text=_web_file(name), content_type=WEB_FILES[name], charset="utf-8", headers=WEB_HEADERS)
 
     async def list_approvals(self, _request: web.Request) -> web.Response:
         if self.pending_approvals is None:

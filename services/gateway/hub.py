@@ -39,7 +39,6 @@ import contextvars
 import functools
 import hashlib
 import json
-import logging
 import os
 import random
 import socket
@@ -100,6 +99,7 @@ class SendFailure:
 
 def classify(err: BaseException) -> SendFailure:
     """Read a platform SDK's exception: rate limits, permanent refusals, or transient trouble."""
+    import discord
     from aiogram.exceptions import (
         TelegramBadRequest,
         TelegramForbiddenError,
@@ -121,19 +121,14 @@ def classify(err: BaseException) -> SendFailure:
         return SendFailure("Telegram flood control", retry_after=float(err.retry_after))
     if isinstance(err, TelegramForbiddenError | TelegramUnauthorizedError | TelegramBadRequest | TelegramNotFound):
         return SendFailure(f"Telegram refused it: {err.message}", permanent=True)
-    try:
-        import discord
-    except ImportError:  # pragma: no cover - discord.py is a dependency
-        discord = None  # type: ignore[assignment]
-    if discord is not None:
-        if isinstance(err, discord.RateLimited):
-            return SendFailure("Discord rate limit", retry_after=float(err.retry_after))
-        if isinstance(err, discord.HTTPException):
-            if err.status == 429:
-                return SendFailure("Discord rate limit", retry_after=_seconds(getattr(err.response, "headers", {}), 1.0))
-            if err.status >= 500:
-                return SendFailure(f"Discord answered {err.status}")
-            return SendFailure(f"Discord refused it: {err.status} {err.text or ''}".strip(), permanent=True)
+    if isinstance(err, discord.RateLimited):
+        return SendFailure("Discord rate limit", retry_after=float(err.retry_after))
+    if isinstance(err, discord.HTTPException):
+        if err.status == 429:
+            return SendFailure("Discord rate limit", retry_after=_seconds(getattr(err.response, "headers", {}), 1.0))
+        if err.status >= 500:
+            return SendFailure(f"Discord answered {err.status}")
+        return SendFailure(f"Discord refused it: {err.status} {err.text or ''}".strip(), permanent=True)
     return SendFailure(f"{type(err).__name__}: {err}")
 
 
@@ -275,9 +270,9 @@ class ChannelHub:
         await self._remember_target(conversation_id, target)
         # The id comes from the platform's event: a second publish of it (after a crash) is dropped by
         # JetStream's duplicate window, and its log entry by the conversation log.
-        message = ChatMessage(id=_event_message_id("m", event_id), conversation_id=conversation_id,
-                              correlation_id="pending", text=text, user=who, channel=channel)
-        message.correlation_id = message.id
+        message_id = _event_message_id("m", event_id)
+        message = ChatMessage(id=message_id, conversation_id=conversation_id, correlation_id=message_id, text=text,
+                              user=who, channel=channel)
         await self.conversations.append(conversation_id, message_event(message.id, message.id, text, who))
         await self.rt.publish(message, subjects.CHAT_RECEIVED)
         await self._published()
@@ -293,10 +288,9 @@ class ChannelHub:
         who = f"{channel}:{user}"
         if await self.target_of(conversation_id) is None:
             await self._remember_target(conversation_id, target)
-        message = ApprovalDecision(id=_event_message_id("d", event_id), conversation_id=conversation_id,
-                                   correlation_id="pending", approval_id=approval_id, decision=decision, user=who,
-                                   channel=channel)
-        message.correlation_id = message.id
+        message_id = _event_message_id("d", event_id)
+        message = ApprovalDecision(id=message_id, conversation_id=conversation_id, correlation_id=message_id,
+                                   approval_id=approval_id, decision=decision, user=who, channel=channel)
         await self.conversations.append(conversation_id,
                                         message_event(message.id, message.id, f"{decision} {approval_id}", who))
         await self.rt.publish(message, subjects.APPROVAL_DECIDED)
@@ -497,9 +491,6 @@ class Lease:
     async def release(self) -> None:
         await self._release(keys=[self.key], args=[self.owner])
 
-    async def holder(self) -> str | None:
-        return await self.redis.get(self.key)
-
 
 class ConnectionKeeper:
     """Holds an adapter's connection while this replica holds its lease; takes over when it lapses."""
@@ -551,7 +542,7 @@ class ConnectionKeeper:
             self.rt.log.warning("disconnecting failed", channel=self.adapter.name, error=str(err))
 
     async def stop(self) -> None:
-        await cancel_task(self._task, logging.getLogger("hermes.gateway"), f"the {self.adapter.name} lease keeper")
+        await cancel_task(self._task, self.rt.log, f"the {self.adapter.name} lease keeper")
         self._task = None
         if self.connected:
             await self._disconnect()

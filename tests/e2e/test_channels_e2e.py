@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from hermes import embedded
 from hermes_gateway.slack_adapter import sign as slack_sign
 from hermes_gateway.telegram_adapter import SECRET_HEADER
 from nacl.signing import SigningKey
@@ -460,7 +461,7 @@ async def lease_holder(redis_url: str, prefix: str) -> str | None:
 
 async def test_replicas_share_webhooks_and_one_poller_moves_when_its_holder_dies(polling_chat) -> None:
     stack, fakes, redis_url = polling_chat
-    second_port = str(_free_port())
+    second_port = str(embedded.free_port())
     start_gateway_replica(stack, "gateway-2", second_port)
     second_url = f"http://127.0.0.1:{second_port}"
     await until(lambda: '"service started"' in (stack.logs / "gateway-2.log").read_text(), stack,
@@ -501,9 +502,3 @@ async def test_replicas_share_webhooks_and_one_poller_moves_when_its_holder_dies
                                 if "staging-cluster" in c.fields.get("text", "")], stack,
                        what="the update polled by the survivor, answered")
     assert len(sent) == 1
-
-
-def _free_port() -> int:
-    from hermes import embedded
-
-    return embedded.free_port()
