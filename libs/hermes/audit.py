@@ -23,7 +23,7 @@ async def read_audit(nats_url: str, conversation_id: str | None = None, cluster:
         if total == 0:
             return []
         sub = await js.pull_subscribe(
-            subjects.AUDIT, stream=subjects.AUDIT_STREAM.name,
+            f"{subjects.AUDIT}.>", stream=subjects.AUDIT_STREAM.name,
             config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=30),
         )
         records: list[AuditRecord] = []

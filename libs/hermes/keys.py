@@ -25,6 +25,9 @@
 | `<p>:build-lock:<cluster>` | string | guard | the approval id of the one pending build of a cluster |
 | `<p>:ledger:<order>:<step>` | hash | executor | started/finished and the recorded result of a step |
 | `<p>:order-seen:<order>` | string | executor | an order id already accepted (replay defence) |
+| `<p>:user:<name>` | hash | admin (`hermes users`, `hermes up`) | a person: roles, SHA-256 of their token, created/rotated |
+| `<p>:user-token:<sha256>` | string | admin | the user a token hash belongs to (the gateway's token lookup) |
+| `<p>:users` | set | admin | every user name |
 """
 
 from __future__ import annotations
@@ -106,3 +109,12 @@ class Keys:
 
     def order_seen(self, order_id: str) -> str:
         return f"{self.prefix}:order-seen:{order_id}"
+
+    def user(self, name: str) -> str:
+        return f"{self.prefix}:user:{name}"
+
+    def user_token(self, token_hash: str) -> str:
+        return f"{self.prefix}:user-token:{token_hash}"
+
+    def users(self) -> str:
+        return f"{self.prefix}:users"

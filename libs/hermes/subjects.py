@@ -36,7 +36,13 @@ APPROVAL_DECIDED = f"{PREFIX}.approval.decided"
 """gateway -> guard: a person approved or rejected, `ApprovalDecision`."""
 
 AUDIT = f"{PREFIX}.audit"
-"""guard and executor -> the audit stream: every decision and outcome, `AuditRecord`."""
+"""guard and executor -> the audit stream: every decision and outcome, `AuditRecord`, each service on
+its own subject (`audit_subject`), so NATS permissions keep one service from writing another's records."""
+
+
+def audit_subject(service: str) -> str:
+    """The subject on which `service` (guard, executor) publishes its own audit records."""
+    return f"{AUDIT}.{service}"
 
 PROFILE_SWITCH = f"{PREFIX}.profile.switch"
 """planner -> guard: a person asked to change the conversation's profile, `ProfileSwitch`."""
@@ -119,7 +125,7 @@ DEAD_LETTER_STREAM = StreamSpec(
 
 AUDIT_STREAM = StreamSpec(
     name="HERMES_AUDIT",
-    subjects=[AUDIT],
+    subjects=[f"{AUDIT}.>"],
     retention=RetentionPolicy.LIMITS,
     max_age_seconds=365 * 24 * 3600,
     description="Append-only audit of every decision: who asked, who approved, profile, plan hash, outcome",

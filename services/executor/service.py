@@ -167,7 +167,7 @@ class Executor:
             requested_by=order.requested_by, approved_by=order.approved_by, plan_id=order.plan_id,
             commands=[s.argv for s in order.steps], **fields,
         )
-        await self._publish(record, subjects.AUDIT)
+        await self._publish(record, subjects.audit_subject("executor"))
 
     async def _refuse(self, order: ExecutionOrder, reason: str) -> None:
         self.rt.log.warning("order refused", order_id=order.id, reason=reason)

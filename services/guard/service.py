@@ -226,7 +226,7 @@ class Guard:
             commands=[step.argv for step in plan.steps] if plan else [],
             **fields,
         )
-        await self.rt.publish(record, subjects.AUDIT)
+        await self.rt.publish(record, subjects.audit_subject("guard"))
 
     async def _refuse(self, conversation_id: str, correlation_id: str, reasons: list[str], reply_id: str) -> None:
         text = "I won't run this plan:\n" + "\n".join(f"- {r}" for r in reasons)
