@@ -27,7 +27,14 @@ class Settings(BaseSettings):
 
     # Infrastructure
     nats_url: str = "nats://127.0.0.1:4222"
+    nats_user: str | None = Field(default=None, description="this service's own NATS user")
+    nats_password: SecretStr | None = Field(default=None, description="its password (HERMES_NATS_PASSWORD_FILE)")
+    nats_declare_streams: bool = Field(
+        default=True, description="create the streams and consumers at start-up; false where a bootstrap "
+                                  "step made them and the service's NATS user may not (hermes up, Helm)")
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_user: str | None = Field(default=None, description="this service's own Redis ACL user")
+    redis_password: SecretStr | None = Field(default=None, description="its password (HERMES_REDIS_PASSWORD_FILE)")
     redis_prefix: str = Field(default="hermes", description="namespace of every Redis key")
     state_dir: Path = Field(default_factory=default_state_dir)
 
@@ -65,7 +72,9 @@ class Settings(BaseSettings):
     exec_timeout_seconds: float = Field(default=120.0, gt=0)
     exec_output_cap_bytes: int = Field(default=256 * 1024, ge=1024)
     exec_max_in_flight: int = Field(default=1, ge=1, le=64)
-    exec_bwrap: bool = Field(default=False, description="run ankra inside bubblewrap (needs `bwrap`)")
+    exec_bwrap: bool | None = Field(
+        default=None, description="run ankra inside bubblewrap: true = required, false = off, "
+                                  "unset = whenever `bwrap` is installed and works")
     exec_bwrap_writable: list[str] = Field(
         default_factory=list,
         description="extra paths ankra may write inside bubblewrap (the per-run HOME always is)",
