@@ -42,13 +42,42 @@ class Envelope(Contract):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+# People --------------------------------------------------------------------------------------
+Role = Literal["viewer", "operator", "approver", "admin"]
+"""viewer: read-only commands, own conversations; operator: may ask for changes; approver: may decide
+approvals; admin: users, every conversation, any profile (and everything the others may)."""
+
+
+class Identity(Contract):
+    """Who sent a message, as the gateway authenticated them (a token, a platform signature).
+
+    Signed by the gateway and bound to the one message it vouches for, so a name typed into a request,
+    or a stamp copied onto another message, decides nothing: the guard checks it before it counts.
+    """
+
+    user: str = Field(min_length=1, max_length=256, description="the Hermes user (or `<platform>:<id>` "
+                                                                 "for an unmapped platform user)")
+    roles: list[Role] = Field(default_factory=list)
+    channel: str = Field(max_length=64, description="http, cli, web, slack, telegram, discord")
+    platform_user: str | None = Field(default=None, max_length=256, description="e.g. `slack:U0ALICE`")
+    message_id: str = Field(min_length=1, max_length=128, description="the message this stamp vouches for")
+    conversation_id: str = Field(min_length=1, max_length=128)
+    issued_at: datetime = Field(default_factory=utcnow)
+    signature: str = Field(default="", description="the gateway's Ed25519 signature over the rest")
+
+
 # Inbound -------------------------------------------------------------------------------------
 class ChatMessage(Envelope):
-    """A person's (or a system's) message to Hermes. Published on `hermes.v1.chat.received`."""
+    """A person's (or a system's) message to Hermes. Published on `hermes.v1.chat.received`.
+
+    `user` is a claim; `identity`, when the gateway stamped the message, is who really sent it. A
+    message another system publishes on the bus has no stamp and gets the bus's role (viewer).
+    """
 
     text: str = Field(min_length=1, max_length=20_000)
     user: str = Field(default="anonymous", min_length=1, max_length=256)
     channel: str = Field(default="http", max_length=64, description="where it came from: http, cli, slack…")
+    identity: Identity | None = None
 
 
 # Plans ---------------------------------------------------------------------------------------
@@ -126,6 +155,8 @@ class Plan(Envelope):
         default_factory=dict,
         description="files a step reads, by relative name (e.g. the stack YAML for `cluster apply -f`)",
     )
+    identity: Identity | None = Field(default=None, description="the gateway's stamp of the message this "
+                                                                "plan answers (who asked)")
 
 
 # Execution -----------------------------------------------------------------------------------
@@ -150,7 +181,7 @@ class ExecutionOrder(Envelope):
     intent: str = ""
     files: dict[str, str] = Field(default_factory=dict, description="written into the run's directory")
     expires_at: datetime
-    signature: str = Field(default="", description="HMAC-SHA256 over the order without this field")
+    signature: str = Field(default="", description="the guard's Ed25519 signature over the rest of the order")
 
 
 StepOutcome = Literal["ok", "failed", "timeout", "refused", "error", "unknown"]
@@ -256,6 +287,7 @@ class ApprovalDecision(Envelope):
     decision: Literal["approve", "reject"]
     user: str = Field(min_length=1, max_length=256)
     channel: str = "http"
+    identity: Identity | None = Field(default=None, description="the gateway's stamp: who decided")
 
 
 class ProfileSwitch(Envelope):
@@ -263,12 +295,14 @@ class ProfileSwitch(Envelope):
 
     profile: str = Field(min_length=1, max_length=64)
     user: str = Field(min_length=1, max_length=256)
+    identity: Identity | None = Field(default=None, description="the stamp of the message that asked")
 
 
 # Audit ---------------------------------------------------------------------------------------
 AuditEvent = Literal[
     "plan.run", "plan.approval_requested", "plan.refused", "approval.approved", "approval.rejected",
-    "approval.refused", "order.refused", "order.finished", "profile.switched", "profile.refused",
+    "approval.refused", "approval.tampered", "order.refused", "order.finished", "profile.switched",
+    "profile.refused",
 ]
 
 
@@ -286,6 +320,8 @@ class AuditRecord(Envelope):
     commands: list[list[str]] = Field(default_factory=list)
     outcome: str | None = None
     reason: str | None = None
+    platform_user: str | None = Field(default=None, description="the requester's chat-platform identity")
+    signature: str = Field(default="", description="Ed25519 signature of the service that wrote it")
 
 
 # Dead letters --------------------------------------------------------------------------------

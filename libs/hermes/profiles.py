@@ -53,6 +53,8 @@ class Profile(BaseModel):
     # Who may approve under this profile; None: the config's `hermes.approvers` (or anyone allowed in).
     approvers: list[str] | None = None
     two_person: bool = False  # an approval needs two distinct approvers
+    # Roles that may switch a conversation to this profile when it is looser than the current one.
+    switchable_by: list[str] = Field(default_factory=lambda: ["admin"])
 
     @field_validator("guardrails", mode="before")
     @classmethod
@@ -109,3 +111,14 @@ def stricter(a: Profile, b: Profile) -> Profile:
         "two_person": first.two_person or second.two_person,
         "approvers": list(approvers) if approvers is not None else None,
     })
+
+
+def is_looser(target: Profile, current: Profile) -> bool:
+    """Whether moving from `current` to `target` loosens anything: a looser autonomy, a confirmation
+    word or a guardrail switch dropped, or two-person approval given up."""
+    if profile_strictness(target) != profile_strictness(current):
+        return profile_strictness(target) < profile_strictness(current)
+    dropped_words = set(current.guardrails.require_confirmation) - set(target.guardrails.require_confirmation)
+    dropped_switches = [name for name, field in Guardrails.model_fields.items() if field.annotation is bool
+                        and getattr(current.guardrails, name) and not getattr(target.guardrails, name)]
+    return bool(dropped_words or dropped_switches or (current.two_person and not target.two_person))

@@ -10,8 +10,13 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from typing import Any
+
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from hermes.signing import ServiceKey, TrustedKeys, trusted_from_json
 
 
 def default_state_dir() -> Path:
@@ -20,10 +25,43 @@ def default_state_dir() -> Path:
     return Path(base) / "hermes"
 
 
+class SecretFiles(PydanticBaseSettingsSource):
+    """`HERMES_<FIELD>_FILE=/path`: the value is read from that file (the Kubernetes and Docker secrets
+    convention), so no secret needs to sit in a process's environment. Read once, at start-up."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        names = [f"HERMES_{field_name.upper()}"]
+        if isinstance(field.validation_alias, AliasChoices):
+            names += [c for c in field.validation_alias.choices if isinstance(c, str)]
+        for name in names:
+            path = os.environ.get(f"{name}_FILE")
+            if path:
+                try:
+                    return Path(path).read_text(encoding="utf-8").strip(), field_name, False
+                except OSError as err:
+                    raise ValueError(f"{name}_FILE={path} cannot be read ({err.strerror}); point it at the "
+                                     f"file holding {name}, or unset it") from None
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            value, key, _ = self.get_field_value(field, name)
+            if value is not None:
+                values[key] = value
+        return values
+
+
 class Settings(BaseSettings):
     """All of Hermes's settings. Environment: `HERMES_<FIELD>` (e.g. HERMES_NATS_URL)."""
 
     model_config = SettingsConfigDict(env_prefix="HERMES_", extra="ignore", populate_by_name=True)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: Any, env_settings: Any,
+                                   dotenv_settings: Any, file_secret_settings: Any) -> tuple[Any, ...]:
+        # Explicit values, then `…_FILE` files, then plain environment variables.
+        return init_settings, SecretFiles(settings_cls), env_settings, dotenv_settings, file_secret_settings
 
     # Infrastructure
     nats_url: str = "nats://127.0.0.1:4222"
@@ -41,7 +79,9 @@ class Settings(BaseSettings):
     # Gateway
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8789, ge=0, le=65535)
-    api_token: SecretStr | None = Field(default=None, description="bearer token of the HTTP API")
+    api_token: SecretStr | None = Field(
+        default=None, description="a token the gateway accepts for the user `admin` when Redis has no users "
+                                  "yet (a bootstrap; `hermes up` and `hermes users` manage real users)")
     long_poll_max_seconds: float = Field(default=30.0, gt=0)
     delivery_ttl_seconds: int = Field(
         default=900, ge=10, description="a reply not sent to its chat platform within this is dropped, not sent late")
@@ -55,8 +95,16 @@ class Settings(BaseSettings):
     discord_gateway: bool = Field(
         default=True, description="connect to Discord's gateway for messages; false = interactions only")
 
+    # Keys: each service its own Ed25519 private key; the others' public keys
+    service_key: SecretStr | None = Field(
+        default=None, description="this service's own Ed25519 private key (base64 seed; HERMES_SERVICE_KEY_FILE)")
+    trusted_keys: str | None = Field(
+        default=None, description='the services\' public keys, JSON {"gateway": …, "guard": …, "executor": …}')
+    bus_roles: list[str] = Field(
+        default_factory=lambda: ["viewer"],
+        description="roles of a message published straight on the bus by another system (no gateway stamp)")
+
     # Guard and executor
-    signing_key: SecretStr | None = Field(default=None, description="HMAC key for execution orders")
     order_ttl_seconds: int = Field(default=300, ge=1)
     approval_ttl_seconds: int = Field(default=1800, ge=1)
     default_profile: str = "default"
@@ -98,17 +146,26 @@ class Settings(BaseSettings):
 
     def known_secrets(self) -> list[str]:
         """Secret values held in settings: redaction removes them from everything outbound."""
-        values = [self.api_token, self.signing_key, self.ankra_api_token, self.anthropic_api_key]
+        values = [self.api_token, self.service_key, self.ankra_api_token, self.anthropic_api_key,
+                  self.nats_password, self.redis_password]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 
-    def require_signing_key(self) -> bytes:
-        """The order-signing key, or a clear error naming the variable to set."""
-        if self.signing_key is None or not self.signing_key.get_secret_value():
+    def require_service_key(self, service: str) -> ServiceKey:
+        """This service's own private key, or a clear error naming the variable to set."""
+        if self.service_key is None or not self.service_key.get_secret_value():
             raise RuntimeError(
-                "HERMES_SIGNING_KEY is not set: the guard and the executor need the same secret key "
-                "to sign and verify execution orders (hermes up generates one)."
-            )
-        return self.signing_key.get_secret_value().encode()
+                f"HERMES_SERVICE_KEY_FILE is not set: the {service} signs with its own Ed25519 key "
+                "(hermes up generates one per service; `hermes keys` makes them for a deployment).")
+        return ServiceKey.from_text(service, self.service_key.get_secret_value())
+
+    def trusted(self, *required: str) -> TrustedKeys:
+        """The services' public keys; a clear error when one this service checks is missing."""
+        keys = TrustedKeys(trusted_from_json(self.trusted_keys))
+        missing = [owner for owner in required if owner not in keys]
+        if missing:
+            raise RuntimeError(f"HERMES_TRUSTED_KEYS has no public key for {', '.join(missing)}: this service "
+                               "checks their signatures (hermes up writes them; see docs/security.md).")
+        return keys
 
 
 @lru_cache(maxsize=1)

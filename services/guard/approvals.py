@@ -1,7 +1,9 @@
-"""Pending approvals in Redis: bound to a plan hash and its approvers, with an expiry.
+"""Pending approvals in Redis (the guard writes them): bound to a plan hash, its approvers and the
+requester, with an expiry, and signed by the guard (the record is `hermes.stores.approvals`).
 
 Resolving an approval deletes it atomically, so a second decision (a replayed button click, a
-double "y") finds nothing and is refused instead of running the plan twice.
+double "y") finds nothing and is refused instead of running the plan twice. A record whose signature
+fails (edited in Redis) is refused and forgotten: nothing runs.
 """
 
 from __future__ import annotations
@@ -9,29 +11,24 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import redis.asyncio as aioredis
-from pydantic import BaseModel, Field
 
-from hermes.contracts import Plan, new_id, utcnow
+from hermes.access import Principal
+from hermes.contracts import Plan, utcnow
 from hermes.keys import Keys
 from hermes.profiles import Profile
-from hermes.signing import plan_hash
+from hermes.signing import ServiceKey, TrustedKeys, plan_hash, sign_model
+from hermes.stores.approvals import ApprovalView, PendingApproval
 
-
-class PendingApproval(BaseModel):
-    approval_id: str = Field(default_factory=lambda: "apr-" + new_id()[:12])
-    plan: Plan
-    plan_hash: str
-    profile: Profile = Field(description="the profile the plan was decided under")
-    requested_by: str
-    approvers: list[str]
-    reasons: list[str]
-    approved_by: list[str] = Field(default_factory=list, description="approvals so far (two-person profiles)")
-    created_at: datetime = Field(default_factory=utcnow)
-    expires_at: datetime
+__all__ = ["ApprovalRefused", "ApprovalStore", "ApprovalTampered", "BuildLocked", "NeedsSecondApprover",
+           "PendingApproval", "hash_plan", "is_build"]
 
 
 class ApprovalRefused(Exception):
     """A decision that cannot be taken; the message says why, for a person."""
+
+
+class ApprovalTampered(ApprovalRefused):
+    """The stored record does not carry the guard's signature over its content: it was altered."""
 
 
 class NeedsSecondApprover(Exception):
@@ -79,14 +76,18 @@ EXPIRED_GRACE_SECONDS = 3600
 OUTCOME_TTL_SECONDS = 24 * 3600
 
 
-class ApprovalStore:
-    def __init__(self, redis: aioredis.Redis, keys: Keys, ttl_seconds: int) -> None:
-        self._redis = redis
-        self._keys = keys
+class ApprovalStore(ApprovalView):
+    """The guard's side: create, sign, resolve."""
+
+    def __init__(self, redis: aioredis.Redis, keys: Keys, ttl_seconds: int, key: ServiceKey,
+                 trusted: TrustedKeys) -> None:
+        super().__init__(redis, keys, trusted)
         self._ttl = ttl_seconds
+        self._key = key
 
     async def create(self, plan: Plan, profile: Profile, reasons: list[str],
-                     approvers: list[str] | None = None) -> tuple[PendingApproval, list[str]]:
+                     approvers: list[str] | None = None,
+                     requester: Principal | None = None) -> tuple[PendingApproval, list[str]]:
         """Store a pending approval; returns it and the ids of earlier approvals it made void.
 
         A build takes the cluster's build lock: a newer draft in the same conversation voids the
@@ -96,18 +97,20 @@ class ApprovalStore:
         holder: PendingApproval | None = None
         if is_build(plan) and plan.cluster:
             holder_id = await self._redis.get(self._keys.build_lock(plan.cluster))
-            holder = await self.get(holder_id) if holder_id else None
+            holder = await self._record(holder_id) if holder_id else None
             if holder is not None and holder.plan.conversation_id != plan.conversation_id:
                 raise BuildLocked(holder)
-        pending = PendingApproval(
+        pending = sign_model(PendingApproval(
             plan=plan,
             plan_hash=hash_plan(plan),
             profile=profile,
-            requested_by=plan.requested_by,
-            approvers=approvers or [plan.requested_by],
+            requested_by=requester.user if requester else plan.requested_by,
+            requester_roles=list(requester.roles) if requester else [],
+            platform_user=requester.platform_user if requester else None,
+            approvers=approvers or ["*"],
             reasons=reasons,
             expires_at=utcnow() + timedelta(seconds=self._ttl),
-        )
+        ), self._key)
         if holder is not None:
             await self._forget(holder, f"was replaced by {pending.approval_id} because the plan changed; "
                                        f"decide {pending.approval_id} instead")
@@ -123,17 +126,24 @@ class ApprovalStore:
             await pipe.execute()
         return pending, voided
 
-    async def get(self, approval_id: str) -> PendingApproval | None:
+    async def _record(self, approval_id: str) -> PendingApproval | None:
+        """The stored record as it is, signature not yet checked."""
         raw = await self._redis.get(self._keys.approval(approval_id))
         return PendingApproval.model_validate_json(raw) if raw else None
 
-    async def resolve(self, approval_id: str, user: str, decision: str = "approve") -> PendingApproval:
-        """Take a pending approval for a decision by `user`, or raise ApprovalRefused.
+    async def resolve(self, approval_id: str, decider: Principal, decision: str = "approve") -> PendingApproval:
+        """Take a pending approval for a decision by `decider`, or raise ApprovalRefused.
 
         Under a two-person profile the first approval is recorded and NeedsSecondApprover raised;
-        the same person approving twice is refused.
+        the same person approving twice, or the requester approving, is refused.
         """
-        pending = await self.get(approval_id)
+        user = decider.user
+        try:
+            pending = await self._record(approval_id)
+        except ValueError:
+            await self._redis.delete(self._keys.approval(approval_id))
+            raise ApprovalTampered(f"approval record {approval_id} was altered (it no longer parses); "
+                                   "nothing ran. Ask again to get a fresh plan.") from None
         if pending is None:
             outcome = await self._redis.get(self._keys.approval_outcome(approval_id))
             if outcome:
@@ -147,10 +157,22 @@ class ApprovalStore:
             await self._forget(pending, expired)
             raise ApprovalRefused(f"approval {approval_id} {expired}; nothing was run. "
                                   "Ask again to get a fresh plan.")
-        if user not in pending.approvers and "*" not in pending.approvers:
-            raise ApprovalRefused(
-                f"{user} may not decide approval {approval_id}; allowed: {', '.join(pending.approvers)}"
-            )
+        if not pending.verifies(self._trusted):
+            await self._forget(pending, "was refused because its record had been altered; nothing ran")
+            raise ApprovalTampered(f"approval record {approval_id} was altered; nothing ran. "
+                                   "Ask again to get a fresh plan.")
+        if not decider.verified:
+            raise ApprovalRefused(f"a decision on {approval_id} must come through the gateway from an "
+                                  "authenticated person; this one carries no identity, so nothing ran")
+        if not pending.may_decide(user, decider.roles, decision):
+            if not decider.may("approver"):
+                raise ApprovalRefused(f"{decider.describe()} may not decide approvals (it takes the approver "
+                                      f"role); {approval_id} still waits and nothing ran")
+            if pending.profile.two_person and user == pending.requested_by:
+                raise ApprovalRefused(f"{user} asked for this, so cannot be one of the two approvers that "
+                                      f"profile “{pending.profile.name}” needs; {approval_id} still waits")
+            allowed = ", ".join(pending.approvers)
+            raise ApprovalRefused(f"{user} may not decide approval {approval_id}; allowed: {allowed}")
         # Defence in depth: the stored record must still hash to what was shown and approved.
         if hash_plan(pending.plan) != pending.plan_hash:
             await self._forget(pending, "was refused because its stored plan no longer matches its hash")
@@ -158,6 +180,7 @@ class ApprovalStore:
                                   "ask again to re-draft it")
         if decision == "approve" and pending.profile.two_person and not pending.approved_by:
             pending.approved_by.append(user)
+            pending = sign_model(pending, self._key)
             ttl = max(1, int((pending.expires_at - utcnow()).total_seconds())) + EXPIRED_GRACE_SECONDS
             # Only the first approval of a fresh entry records: a concurrent first approval loses.
             async with self._redis.pipeline(transaction=True) as pipe:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from hermes import subjects
-from hermes.catalog import display
+from hermes import catalog, subjects
+from hermes.access import IdentityInvalid, Principal, principal
+from hermes.catalog import Risk, display
 from hermes.contracts import (
     ApprovalDecision,
     ApprovalPrompt,
@@ -22,11 +23,18 @@ from hermes.contracts import (
     TableBlock,
     utcnow,
 )
-from hermes.profiles import Profile
+from hermes.profiles import Profile, is_looser
 from hermes.runtime import ServiceRuntime
-from hermes.signing import sign_order
+from hermes.signing import sign_model, sign_order
 from hermes_guard import policy
-from hermes_guard.approvals import ApprovalRefused, ApprovalStore, BuildLocked, NeedsSecondApprover, hash_plan
+from hermes_guard.approvals import (
+    ApprovalRefused,
+    ApprovalStore,
+    ApprovalTampered,
+    BuildLocked,
+    NeedsSecondApprover,
+    hash_plan,
+)
 from hermes_guard.rulebook import Rulebook
 
 
@@ -58,11 +66,18 @@ class Guard:
     def __init__(self, runtime: ServiceRuntime, rulebook: Rulebook) -> None:
         self.rt = runtime
         self.rules = rulebook
-        self._key = runtime.settings.require_signing_key()
+        self._key = runtime.settings.require_service_key("guard")
+        self._trusted = runtime.settings.trusted("gateway", "guard")
+        self._bus_roles = tuple(runtime.settings.bus_roles)
 
     @property
     def approvals(self) -> ApprovalStore:
-        return ApprovalStore(self.rt.redis, self.rt.keys, self.rt.settings.approval_ttl_seconds)
+        return ApprovalStore(self.rt.redis, self.rt.keys, self.rt.settings.approval_ttl_seconds, self._key,
+                             self._trusted)
+
+    def _principal(self, identity, message_ids: set[str], conversation_id: str, claimed: str) -> Principal:
+        return principal(identity, self._trusted, message_ids=message_ids, conversation_id=conversation_id,
+                         bus_roles=self._bus_roles, claimed=claimed)
 
     async def active_profile_name(self, conversation_id: str) -> str:
         return await self.rt.redis.get(self.rt.keys.profile(conversation_id)) or self.rules.config.default_profile
@@ -88,27 +103,44 @@ class Guard:
     async def handle_plan(self, plan: Plan) -> None:
         self.rules.refresh()
         profile = await self.profile_for(plan.conversation_id, plan.cluster)
-        decision = policy.decide(plan, profile, self.rules.allowed_commands(profile), await self._observed(plan))
-        self.rt.log.info("plan decided", plan_id=plan.id, verdict=decision.verdict.value,
-                         profile=profile.name, reasons=decision.reasons)
         audit = {"conversation_id": plan.conversation_id, "correlation_id": plan.correlation_id,
                  "record_id": f"audit-{plan.id}", "plan": plan, "profile": profile.name}
+        try:
+            requester = self._principal(plan.identity, {plan.message_id, plan.correlation_id},
+                                        plan.conversation_id, plan.requested_by)
+        except IdentityInvalid as err:
+            await self.audit("plan.refused", **audit, reason=str(err))
+            await self._refuse(plan.conversation_id, plan.correlation_id, [f"{err}; nothing ran"], f"guard-{plan.id}")
+            return
+        plan = plan.model_copy(update={"requested_by": requester.user})
+        audit.update(plan=plan, platform_user=requester.platform_user)
+        decision = policy.decide(plan, profile, self.rules.allowed_commands(profile), await self._observed(plan))
+        self.rt.log.info("plan decided", plan_id=plan.id, verdict=decision.verdict.value,
+                         profile=profile.name, reasons=decision.reasons, requester=requester.user)
+        changes = [s for s in decision.steps if s.command is not None and not _is_read(s.command)]
+        if decision.verdict is not policy.Verdict.REFUSE and changes and not requester.may("operator"):
+            shown = ", ".join(f"`{display(s.step.argv)}`" for s in changes)
+            reason = (f"{requester.describe()} may run read-only commands only, and {shown} changes something; "
+                      "ask someone with the operator role (an admin adds roles with `hermes users`)")
+            await self.audit("plan.refused", **audit, reason=reason)
+            await self._refuse(plan.conversation_id, plan.correlation_id, [reason], f"guard-{plan.id}")
+            return
         if decision.verdict is policy.Verdict.REFUSE:
             await self.audit("plan.refused", **audit, reason="; ".join(decision.reasons))
             await self._refuse(plan.conversation_id, plan.correlation_id, decision.reasons, f"guard-{plan.id}")
             return
         if decision.verdict is policy.Verdict.APPROVAL:
-            await self._ask(plan, profile, decision, audit)
+            await self._ask(plan, profile, decision, audit, requester)
             return
         await self.audit("plan.run", **audit)
         await self._dispatch(plan, decision, approved_by=[], correlation_id=plan.correlation_id)
 
-    async def _ask(self, plan: Plan, profile: Profile, decision: policy.Decision, audit: dict) -> None:
-        approvers = profile.approvers or self.rules.config.approvers or None
-        if profile.two_person and not approvers:
-            approvers = ["*"]  # any two different people
+    async def _ask(self, plan: Plan, profile: Profile, decision: policy.Decision, audit: dict,
+                   requester: Principal) -> None:
+        # Named approvers, else anyone holding the approver role ("*"); two-person: two of them.
+        approvers = profile.approvers or self.rules.config.approvers or ["*"]
         try:
-            pending, voided = await self.approvals.create(plan, profile, decision.reasons, approvers)
+            pending, voided = await self.approvals.create(plan, profile, decision.reasons, approvers, requester)
         except BuildLocked as locked:
             await self.audit("plan.refused", **audit, reason=str(locked))
             await self._reply(plan.conversation_id, plan.correlation_id, f"Not now: {locked}.", kind="error",
@@ -134,27 +166,41 @@ class Guard:
 
     # -- decisions ----------------------------------------------------------------------------
     async def handle_decision(self, decision: ApprovalDecision) -> None:
+        refused = {"conversation_id": decision.conversation_id, "correlation_id": decision.correlation_id,
+                   "record_id": f"audit-{decision.id}", "requested_by": decision.user}
         try:
-            pending = await self.approvals.resolve(decision.approval_id, decision.user, decision.decision)
+            decider = self._principal(decision.identity, {decision.id}, decision.conversation_id, decision.user)
+            pending = await self.approvals.resolve(decision.approval_id, decider, decision.decision)
+        except IdentityInvalid as err:
+            self.rt.log.warning("decision refused: identity", approval_id=decision.approval_id, reason=str(err))
+            await self.audit("approval.refused", **refused, reason=str(err))
+            await self._reply(decision.conversation_id, decision.correlation_id, f"{err}; nothing ran.",
+                              kind="error", final=True, reply_id=f"guard-{decision.id}")
+            return
+        except ApprovalTampered as err:
+            self.rt.log.error("approval record altered", approval_id=decision.approval_id)
+            await self.audit("approval.tampered", **refused, reason=str(err))
+            await self._reply(decision.conversation_id, decision.correlation_id, str(err), kind="error",
+                              final=True, reply_id=f"guard-{decision.id}")
+            return
         except NeedsSecondApprover as waiting:
             await self._reply(decision.conversation_id, decision.correlation_id, f"{waiting}.", kind="answer",
                               final=True, reply_id=f"guard-{decision.id}")
             return
         except ApprovalRefused as err:
             self.rt.log.warning("approval refused", approval_id=decision.approval_id, reason=str(err))
-            await self.audit("approval.refused", conversation_id=decision.conversation_id,
-                             correlation_id=decision.correlation_id, record_id=f"audit-{decision.id}",
-                             requested_by=decision.user, reason=str(err))
+            await self.audit("approval.refused", **refused, reason=str(err))
             await self._reply(decision.conversation_id, decision.correlation_id, str(err), kind="error",
                               final=True, reply_id=f"guard-{decision.id}")
             return
-        plan = pending.plan
+        plan = pending.plan.model_copy(update={"requested_by": pending.requested_by})
         audit = {"conversation_id": plan.conversation_id, "correlation_id": decision.correlation_id,
-                 "record_id": f"audit-{decision.id}", "plan": plan, "profile": pending.profile.name}
+                 "record_id": f"audit-{decision.id}", "plan": plan, "profile": pending.profile.name,
+                 "platform_user": pending.platform_user}
         if decision.decision == "reject":
-            await self.audit("approval.rejected", **audit, approved_by=[decision.user])
+            await self.audit("approval.rejected", **audit, approved_by=[decider.user])
             await self._reply(plan.conversation_id, decision.correlation_id,
-                              f"Rejected by {decision.user}. Nothing was run.", kind="answer",
+                              f"Rejected by {decider.user}. Nothing was run.", kind="answer",
                               final=True, reply_id=f"guard-{decision.id}")
             return
         # Decided again under the profile it was drafted under, so switching to a looser profile
@@ -166,7 +212,7 @@ class Guard:
             await self._refuse(plan.conversation_id, decision.correlation_id, verdict.reasons,
                                f"guard-{decision.id}")
             return
-        approvers = [*pending.approved_by, decision.user]
+        approvers = [*pending.approved_by, decider.user]
         await self.audit("approval.approved", **audit, approved_by=approvers)
         await self._reply(plan.conversation_id, decision.correlation_id,
                           f"Approved by {' and '.join(approvers)}. Running {len(plan.steps)} step(s)...",
@@ -177,6 +223,14 @@ class Guard:
     async def handle_profile_switch(self, switch: ProfileSwitch) -> None:
         record = {"conversation_id": switch.conversation_id, "correlation_id": switch.correlation_id,
                   "record_id": f"audit-{switch.id}", "requested_by": switch.user}
+        try:
+            who = self._principal(switch.identity, {switch.correlation_id}, switch.conversation_id, switch.user)
+        except IdentityInvalid as err:
+            await self.audit("profile.refused", **record, profile=switch.profile, reason=str(err))
+            await self._reply(switch.conversation_id, switch.correlation_id, f"{err}; the profile stays.",
+                              kind="error", final=True, reply_id=f"guard-{switch.id}")
+            return
+        record.update(requested_by=who.user, platform_user=who.platform_user)
         if not self.rules.has_profile(switch.profile):
             known = ", ".join(self.rules.profile_names)
             await self.audit("profile.refused", **record, profile=switch.profile, reason="unknown profile")
@@ -184,9 +238,18 @@ class Guard:
                               f"There is no profile “{switch.profile}”. Known profiles: {known}.",
                               kind="error", final=True, reply_id=f"guard-{switch.id}")
             return
+        current = self.rules.effective(await self.active_profile_name(switch.conversation_id), None)
+        profile = self.rules.effective(switch.profile, None)
+        if is_looser(profile, current) and not any(who.may(role) for role in profile.switchable_by):
+            needed = " or ".join(profile.switchable_by)
+            reason = (f"{who.describe()} may not loosen the profile from “{current.name}” to “{profile.name}”: "
+                      f"that takes the {needed} role. Moving to a stricter profile is always allowed.")
+            await self.audit("profile.refused", **record, profile=switch.profile, reason=reason)
+            await self._reply(switch.conversation_id, switch.correlation_id, reason, kind="error", final=True,
+                              reply_id=f"guard-{switch.id}")
+            return
         await self.rt.redis.set(self.rt.keys.profile(switch.conversation_id), switch.profile,
                                 ex=30 * 24 * 3600)
-        profile = self.rules.effective(switch.profile, None)
         await self.audit("profile.switched", **record, profile=switch.profile)
         await self._reply(switch.conversation_id, switch.correlation_id, policy.describe(profile),
                           kind="answer", final=True, reply_id=f"guard-{switch.id}")
@@ -226,7 +289,7 @@ class Guard:
             commands=[step.argv for step in plan.steps] if plan else [],
             **fields,
         )
-        await self.rt.publish(record, subjects.audit_subject("guard"))
+        await self.rt.publish(sign_model(record, self._key), subjects.audit_subject("guard"))
 
     async def _refuse(self, conversation_id: str, correlation_id: str, reasons: list[str], reply_id: str) -> None:
         text = "I won't run this plan:\n" + "\n".join(f"- {r}" for r in reasons)
@@ -237,3 +300,8 @@ class Guard:
         reply = Reply(conversation_id=conversation_id, correlation_id=correlation_id, kind=kind,
                       text=self.rt.redactor.text(text), final=final, source="guard", id=reply_id)
         await self.rt.publish(reply, subjects.REPLY_CREATED)
+
+
+def _is_read(command: catalog.ParsedCommand) -> bool:
+    """A command a viewer may run: a read, or a secret-bearing command that changes nothing."""
+    return command.risk is Risk.READ or (command.risk is Risk.SECRET and not command.spec.mutates)

@@ -36,6 +36,7 @@ import difflib
 import re
 from dataclasses import dataclass, field, replace
 
+from hermes.approval_answers import ApprovalAnswer, approval_answer
 from hermes.catalog import display
 from hermes.contracts import PlanStep
 
@@ -122,14 +123,6 @@ class ReviseDesign:
     """Change the drafted architecture that is on the table, then re-draft it."""
 
     instruction: str
-
-
-@dataclass(frozen=True)
-class ApprovalAnswer:
-    """A person's decision on a pending approval; `approval_id` None = not named (see `interpret`)."""
-
-    decision: str  # "approve" or "reject"
-    approval_id: str | None
 
 
 Interpretation = Understood | Answer | SwitchProfile | DesignRequest | ReviseDesign | ApprovalAnswer
@@ -538,31 +531,12 @@ def _object_name(req: _Req, anchor: tuple[str, ...], *, exclude: set[int] | None
 
 def _approvals(req: _Req) -> Interpretation | None:
     ctx = req.ctx
-    m = re.fullmatch(r"(approve|accept|reject|deny|decline)\s+(?:approval\s+|request\s+|plan\s+)?"
-                     r"([A-Za-z0-9][A-Za-z0-9._:-]{0,127})", req.text.strip().rstrip(".!"), flags=re.IGNORECASE)
-    if m and m.group(2).lower() not in _BASE_STOP | {"plan", "design", "build", "request", "approval"}:
-        decision = "approve" if m.group(1).lower() in ("approve", "accept") else "reject"
-        return ApprovalAnswer(decision, m.group(2))
-    bare = re.fullmatch(r"(approve|accept|reject|deny|decline)(?: (?:the|this|that|it|plan|request|approval|"
-                        r"design|build|change|one|please))*", re.sub(r"[^a-z ]+", " ", req.low).strip())
-    phrase = re.sub(r"[^a-z ]+", " ", req.low.replace("'", ""))
-    phrase = re.sub(r"\s+", " ", phrase).strip()
-    phrase = re.sub(r"^(please |ok |okay |yes |yeah )?(.*?)( please| thanks| thank you)?$", r"\1\2", phrase)
-    yes = {"y", "yes", "yep", "yeah", "yup", "ok", "okay", "sure", "go", "go ahead", "do it", "proceed",
-           "confirm", "confirmed", "approve", "approved", "accept", "lgtm", "yes go ahead", "ok go ahead",
-           "yes do it", "yes proceed", "build it", "ship it", "go for it", "approve it", "yes approve",
-           "okay go ahead", "yes please", "please proceed", "please go ahead", "yeah go ahead"}
-    no = {"n", "no", "nope", "nah", "cancel", "stop", "abort", "reject", "rejected", "deny", "dont",
-          "do not", "no thanks", "never mind", "nevermind", "no cancel", "cancel it", "reject it",
-          "dont do it", "no dont", "no stop", "please cancel", "cancel that", "forget it"}
-    if bare:
-        decision = "approve" if bare.group(1) in ("approve", "accept") else "reject"
-    elif phrase in yes:
-        decision = "approve"
-    elif phrase in no:
-        decision = "reject"
-    else:
+    answer = approval_answer(req.text)
+    if answer is None:
         return None
+    if answer.approval_id is not None:
+        return ApprovalAnswer(answer.decision, answer.approval_id)
+    decision = answer.decision
     pending = ctx.pending_approval_ids
     if not pending:
         if decision == "approve":

@@ -7,9 +7,9 @@ from __future__ import annotations
 from hermes import subjects
 from hermes.config import LoadedConfig
 from hermes.contracts import (
-    ApprovalDecision,
     ChatMessage,
     ExecutionResult,
+    Identity,
     ObservedRef,
     Plan,
     PlanStep,
@@ -32,11 +32,13 @@ _SCALE_COMMANDS = {"cluster scale", "cluster node-group scale"}
 class Turn:
     """Who asked what, for the messages one turn produces."""
 
-    def __init__(self, conversation_id: str, correlation_id: str, user: str, message_id: str) -> None:
+    def __init__(self, conversation_id: str, correlation_id: str, user: str, message_id: str,
+                 identity: Identity | None = None) -> None:
         self.conversation_id = conversation_id
         self.correlation_id = correlation_id
         self.user = user
         self.message_id = message_id
+        self.identity = identity  # the gateway's stamp, forwarded so the guard knows who asked
 
 
 class Models:
@@ -91,7 +93,8 @@ class Planner:
 
     # -- chat ---------------------------------------------------------------------------------
     async def handle_chat(self, message: ChatMessage) -> None:
-        turn = Turn(message.conversation_id, message.correlation_id, message.user, message.id)
+        turn = Turn(message.conversation_id, message.correlation_id,
+                    message.identity.user if message.identity else message.user, message.id, message.identity)
         await self.memory.remember(message.conversation_id, "user", message.text, user=message.user)
         await self._act(turn, message.text, message.channel, allow_lookup=True)
 
@@ -134,7 +137,8 @@ class Planner:
             await self.reply(turn, result.text, kind=result.kind, final=True)
         elif isinstance(result, rules.SwitchProfile):
             await self.rt.publish(ProfileSwitch(conversation_id=cid, correlation_id=turn.correlation_id,
-                                                profile=result.name, user=turn.user), subjects.PROFILE_SWITCH)
+                                                profile=result.name, user=turn.user,
+                                                identity=turn.identity), subjects.PROFILE_SWITCH)
         elif isinstance(result, rules.ApprovalAnswer):
             await self._decide(turn, result, pending, channel)
         elif isinstance(result, rules.DesignRequest):
@@ -151,11 +155,11 @@ class Planner:
     async def _look_up_clusters(self, turn: Turn, text: str, channel: str) -> None:
         """Run `cluster list` first; its result re-interprets `text` with the names known."""
         plan = Plan(conversation_id=turn.conversation_id, correlation_id=turn.correlation_id,
-                    message_id=turn.message_id, requested_by=turn.user, intent="context.clusters",
+                    message_id=turn.message_id, requested_by=turn.user, identity=turn.identity, intent="context.clusters",
                     steps=[PlanStep(argv=["cluster", "list"], title="Look up the clusters' names")],
                     summary="Looking up your clusters...")
         await self.state.start_run(Run(plan_id=plan.id, conversation_id=turn.conversation_id,
-                                       correlation_id=turn.correlation_id, requested_by=turn.user,
+                                       correlation_id=turn.correlation_id, requested_by=turn.user, identity=turn.identity,
                                        kind="reinterpret", params={"text": text, "channel": channel}))
         await self.rt.publish(plan, subjects.PLAN_PROPOSED)
 
@@ -173,11 +177,11 @@ class Planner:
         self.rt.log.info("model action", action=action.kind, model=model, usage=action.usage)
         if isinstance(action, llm.ProposeSteps):
             plan = Plan(conversation_id=turn.conversation_id, correlation_id=turn.correlation_id,
-                        message_id=turn.message_id, requested_by=turn.user, intent=action.intent or "llm",
+                        message_id=turn.message_id, requested_by=turn.user, identity=turn.identity, intent=action.intent or "llm",
                         steps=action.steps, summary=action.summary, cluster=action.cluster)
             await self.state.start_run(Run(
                 plan_id=plan.id, conversation_id=turn.conversation_id, correlation_id=turn.correlation_id,
-                requested_by=turn.user, kind="llm",
+                requested_by=turn.user, identity=turn.identity, kind="llm",
                 params={"transcript": transcript.model_dump_json(), "tool_use_ids": action.tool_use_ids,
                         "model": model}))
             await self.rt.publish(plan, subjects.PLAN_PROPOSED)
@@ -189,7 +193,7 @@ class Planner:
         elif isinstance(action, llm.Switch):
             await self.rt.publish(ProfileSwitch(conversation_id=turn.conversation_id,
                                                 correlation_id=turn.correlation_id, profile=action.name,
-                                                user=turn.user), subjects.PROFILE_SWITCH)
+                                                user=turn.user, identity=turn.identity), subjects.PROFILE_SWITCH)
         elif isinstance(action, llm.Ask):
             await self.reply(turn, action.question, final=True, reply_id=f"model-{new_id()}")
         elif isinstance(action, llm.Failed):
@@ -204,10 +208,11 @@ class Planner:
             await self.reply(turn, f"Several approvals are waiting ({listed}); say which: "
                                    f"`approve <id>` or `reject <id>`.", final=True)
             return
-        decision = ApprovalDecision(conversation_id=turn.conversation_id, correlation_id=turn.correlation_id,
-                                    approval_id=approval_id, decision=answer.decision, user=turn.user,
-                                    channel=channel)
-        await self.rt.publish(decision, subjects.APPROVAL_DECIDED)
+        # Decisions are the gateway's to publish (it knows who is answering); a "y" that reaches the
+        # planner came from somewhere that cannot vouch for a person, e.g. straight onto the bus.
+        await self.reply(turn, f"Approval {approval_id} is decided by an authenticated person: answer in the "
+                               f"chat or web page, or run `hermes approve {approval_id}`. Nothing was run.",
+                         kind="error", final=True)
 
     async def _propose(self, turn: Turn, understood: rules.Understood, plan_id: str,
                        observed: ObservedRef | None = None) -> None:
@@ -216,12 +221,12 @@ class Planner:
             steps = [s.model_copy(update={"observed_from": observed}) if s.argv[:2] == ["cluster", "scale"]
                      or s.argv[:3] == ["cluster", "node-group", "scale"] else s for s in steps]
         plan = Plan(id=plan_id, conversation_id=turn.conversation_id, correlation_id=turn.correlation_id,
-                    message_id=turn.message_id, requested_by=turn.user, intent=understood.intent,
+                    message_id=turn.message_id, requested_by=turn.user, identity=turn.identity, intent=understood.intent,
                     steps=steps, summary=understood.summary, cluster=understood.cluster)
         if understood.continuation is not None:
             await self.state.start_run(Run(
                 plan_id=plan.id, conversation_id=turn.conversation_id, correlation_id=turn.correlation_id,
-                requested_by=turn.user, kind="continuation", intent=understood.continuation.intent,
+                requested_by=turn.user, identity=turn.identity, kind="continuation", intent=understood.continuation.intent,
                 params=dict(understood.continuation.params)))
         self.rt.log.info("plan proposed", plan_id=plan.id, intent=plan.intent, argv=[s.argv for s in steps])
         await self.rt.publish(plan, subjects.PLAN_PROPOSED)
@@ -265,14 +270,14 @@ class Planner:
                                    changes: list[str]) -> None:
         """A pre-flight `cluster validate` of the drafted stack (a read); its result builds the plan."""
         plan = Plan(conversation_id=turn.conversation_id, correlation_id=turn.correlation_id,
-                    message_id=turn.message_id, requested_by=turn.user, intent="design.validate",
+                    message_id=turn.message_id, requested_by=turn.user, identity=turn.identity, intent="design.validate",
                     cluster=drafted.cluster, files={STACK_FILE: drafted.stack_yaml()},
                     steps=[PlanStep(argv=["cluster", "validate", "-f", STACK_FILE, "--cluster", drafted.cluster],
                                     title=f"Pre-flight check of stack {drafted.stack}")],
                     summary=f"Checking the drafted stack {drafted.stack} with `ankra cluster validate`...")
         state.design_plan_id = plan.id
         await self.state.start_run(Run(plan_id=plan.id, conversation_id=turn.conversation_id,
-                                       correlation_id=turn.correlation_id, requested_by=turn.user,
+                                       correlation_id=turn.correlation_id, requested_by=turn.user, identity=turn.identity,
                                        kind="design.build", changes=changes))
         what = "Re-drafting" if changes else "Drafting"
         await self.reply(turn, f"{what} the architecture for {drafted.cluster}; checking it with "
@@ -294,7 +299,8 @@ class Planner:
                           f"`{architecture.connection_secret}` and referenced by your app via existingSecret."]
         lines += ["", "Proceed to build this stack? (y/n)"]
         return Plan(id=plan_id, conversation_id=run.conversation_id, correlation_id=run.correlation_id,
-                    message_id=run.correlation_id, requested_by=run.requested_by, intent="design.build",
+                    message_id=run.correlation_id, requested_by=run.requested_by, identity=run.identity,
+                    intent="design.build",
                     cluster=drafted.cluster, files={STACK_FILE: drafted.stack_yaml()},
                     architecture=architecture, bill_of_materials=bom,
                     steps=[PlanStep(argv=["cluster", "apply", "-f", STACK_FILE, "--cluster", drafted.cluster],
@@ -312,6 +318,7 @@ class Planner:
             return
         if run is not None and result.outcome == "ok":
             turn.user = run.requested_by
+            turn.identity = run.identity
             turn.message_id = run.correlation_id
             if run.kind == "design.build":
                 await self._build_after_validation(turn, run, result)
@@ -345,6 +352,7 @@ class Planner:
     async def _resume_model(self, turn: Turn, run: Run, result: ExecutionResult) -> None:
         """Feed what the commands did back to the model — as data — and carry on."""
         turn.user = run.requested_by
+        turn.identity = run.identity
         transcript = llm.Transcript.model_validate_json(run.params["transcript"])
         transcript.add_tool_results([llm.ToolResult.from_step(tool_id, step)
                                      for tool_id, step in zip(run.params["tool_use_ids"], result.steps, strict=False)],

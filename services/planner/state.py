@@ -9,6 +9,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from pydantic import BaseModel, Field
 
+from hermes.contracts import Identity
 from hermes.keys import Keys
 from hermes_planner.designer import Design
 
@@ -40,6 +41,7 @@ class Run(BaseModel):
     conversation_id: str
     correlation_id: str
     requested_by: str
+    identity: Identity | None = Field(default=None, description="the requester's stamp, for the plans that follow")
     kind: str = Field(description="'continuation' or 'design.build'")
     intent: str = ""
     params: dict[str, Any] = Field(default_factory=dict)
