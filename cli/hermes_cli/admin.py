@@ -20,6 +20,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hermes.audit import verified
+from hermes.signing import TrustedKeys
 from hermes_cli import paths
 
 EXIT_OK = 0
@@ -91,15 +93,23 @@ class AuditUnavailable(Exception):
 
 def resolve_nats_url(explicit: str | None, state_dir: Path | None) -> str:
     """The NATS URL: the flag, else HERMES_NATS_URL, else `nats_url` of `<state>/up.json`."""
+    return resolve_nats(explicit, state_dir)[0]
+
+
+def resolve_nats(explicit: str | None, state_dir: Path | None) -> tuple[str, str | None, str | None]:
+    """(URL, user, password): the flag or HERMES_NATS_URL (credentials in the URL, if any), else what
+    the running `hermes up` wrote to up.json, with its operators' NATS user."""
     if explicit:
-        return explicit
+        return explicit, None, None
     if os.environ.get("HERMES_NATS_URL"):
-        return os.environ["HERMES_NATS_URL"]
+        return os.environ["HERMES_NATS_URL"], None, None
     state = paths.resolve_state_dir(state_dir)
     info = paths.read_up_info(state) or {}
     url = info.get("nats_url")
     if isinstance(url, str) and url:
-        return url
+        admin = info.get("nats_admin") or {}
+        password = paths.read_secret(Path(admin["password_file"])) if admin.get("password_file") else None
+        return url, admin.get("user"), password
     raise AuditUnavailable(
         f"no NATS URL: pass --nats-url, set HERMES_NATS_URL, or start Hermes with `hermes up` "
         f"(no running `hermes up` found in {state})")
@@ -121,8 +131,20 @@ def _check_reachable(nats_url: str) -> None:
                            "(`hermes up`)? Pass --nats-url or set HERMES_NATS_URL to read another one.")
 
 
+def trusted_keys(state_dir: Path | None) -> TrustedKeys:
+    """The services' public keys: HERMES_TRUSTED_KEYS, else those `hermes up` wrote to the state dir."""
+    from hermes.signing import trusted_from_json
+
+    text = os.environ.get("HERMES_TRUSTED_KEYS")
+    if not text:
+        path = paths.resolve_state_dir(state_dir) / paths.SECRETS / paths.PUBLIC_KEYS
+        text = path.read_text() if path.exists() else None
+    return TrustedKeys(trusted_from_json(text))
+
+
 async def fetch_audit(nats_url: str, conversation_id: str | None, cluster: str | None, limit: int,
-                      timeout: float = AUDIT_TIMEOUT_SECONDS) -> list:
+                      timeout: float = AUDIT_TIMEOUT_SECONDS, user: str | None = None,
+                      password: str | None = None) -> list:
     """The audit records (oldest first), or AuditUnavailable with a reason a person can act on."""
     import nats.errors
     import nats.js.errors
@@ -131,7 +153,8 @@ async def fetch_audit(nats_url: str, conversation_id: str | None, cluster: str |
 
     _check_reachable(nats_url)
     try:
-        return await asyncio.wait_for(read_audit(nats_url, conversation_id, cluster, limit), timeout)
+        return await asyncio.wait_for(read_audit(nats_url, conversation_id, cluster, limit, user, password),
+                                      timeout)
     except nats.js.errors.NotFoundError:
         raise AuditUnavailable(
             f"NATS at {nats_url} has no {subjects.AUDIT_STREAM.name} stream: no Hermes service has "
@@ -151,14 +174,19 @@ def _who(records_field: object) -> str:
     return str(records_field) if records_field else "-"
 
 
-def audit_table(records: list) -> Table:
+def _signed(value: bool | None) -> str:
+    return {True: "✓", False: "✗ NOT the service's", None: "?"}[value]
+
+
+def audit_table(records: list, keys: TrustedKeys | None = None) -> Table:
     from hermes.catalog import display
 
     table = Table(box=box.SIMPLE_HEAVY, title=f"Audit ({len(records)} record{'s' if len(records) != 1 else ''})",
                   title_justify="left")
     for name, kwargs in (("time", {"no_wrap": True}), ("event", {"no_wrap": True}), ("who asked", {}),
                          ("who approved", {}), ("profile", {}), ("cluster", {}), ("commands", {"overflow": "fold"}),
-                         ("outcome / reason", {"overflow": "fold"}), ("plan", {"no_wrap": True})):
+                         ("outcome / reason", {"overflow": "fold"}), ("plan", {"no_wrap": True}),
+                         ("signed", {"no_wrap": True})):
         table.add_column(name, **kwargs)
     for record in records:
         commands = "\n".join(display(argv) for argv in record.commands) or "-"
@@ -167,6 +195,7 @@ def audit_table(records: list) -> Table:
             record.created_at.strftime("%Y-%m-%d %H:%M:%S"), record.event, _who(record.requested_by),
             _who(record.approved_by), record.profile or "-", record.cluster or "-", escape(commands),
             escape(outcome), (record.plan_hash or "-")[:12],
+            _signed(verified(record, keys or TrustedKeys())),
         )
     return table
 
@@ -175,15 +204,17 @@ def audit(nats_url: str | None, conversation_id: str | None, cluster: str | None
           state_dir: Path | None, console: Console, err_console: Console) -> int:
     """Print the audit records (a table, or one JSON object per line)."""
     try:
-        url = resolve_nats_url(nats_url, state_dir)
-        records = asyncio.run(fetch_audit(url, conversation_id, cluster, limit))
+        url, user, password = resolve_nats(nats_url, state_dir)
+        records = asyncio.run(fetch_audit(url, conversation_id, cluster, limit, user=user, password=password))
+        keys = trusted_keys(state_dir)
     except AuditUnavailable as err:
         _error(err_console, str(err))
         return EXIT_PROBLEMS
     if as_json:
         out = console.file if console.file is not None else sys.stdout
         for record in records:
-            out.write(json.dumps(record.model_dump(mode="json"), ensure_ascii=False) + "\n")
+            out.write(json.dumps({**record.model_dump(mode="json"), "verified": verified(record, keys)},
+                                 ensure_ascii=False) + "\n")
         out.flush()
         return EXIT_OK
     if not records:
@@ -192,7 +223,11 @@ def audit(nats_url: str | None, conversation_id: str | None, cluster: str | None
         shown = " and ".join(f for f in filters if f)
         console.print(f"No audit records{' for ' + shown if shown else ''}.", highlight=False)
         return EXIT_OK
-    console.print(audit_table(records))
+    console.print(audit_table(records, keys))
+    forged = sum(1 for r in records if verified(r, keys) is False)
+    if forged:
+        err_console.print(f"[bold red]{forged} record(s) do not carry the signature of the service they name[/]: "
+                          "someone other than that service wrote them.", highlight=False)
     return EXIT_OK
 
 

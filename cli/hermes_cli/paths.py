@@ -2,8 +2,11 @@
 
 Layout of the state directory::
 
-    <state>/api-token              bearer token of the local gateway (0600)
-    <state>/signing-key            HMAC key shared by the guard and the executor (0600)
+    <state>/api-token              the local `admin` user's personal API token (0600)
+    <state>/secrets/               one file per secret, 0600, in a 0700 folder: each service's Ed25519
+                                   key (<svc>.key), NATS and Redis passwords, the Ankra and model keys;
+                                   services get the paths (HERMES_…_FILE), never the values
+    <state>/secrets/public-keys.json  the services' public keys (not secret)
     <state>/ankra-emulator-token   token registered in the emulator (0600)
     <state>/ankra-emulator/        the Ankra emulator's state
     <state>/bin/ankra              wrapper running the emulator on that state
@@ -24,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 API_TOKEN = "api-token"
-SIGNING_KEY = "signing-key"
+SECRETS = "secrets"
+PUBLIC_KEYS = "public-keys.json"
 ANKRA_EMULATOR_TOKEN = "ankra-emulator-token"
 ANKRA_EMULATOR_STATE = "ankra-emulator"
 UP_JSON = "up.json"

@@ -11,7 +11,9 @@ One `hermes up` per state dir: an exclusive lock on `<state>/up.lock` (and the p
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -35,10 +37,60 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from hermes import permissions
+from hermes.signing import ServiceKey
+from hermes.stores.users import new_token
 from hermes_cli import paths
+
+
+class Vault:
+    """The state dir's secrets folder: one 0600 file per secret in a 0700 folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(root, 0o700)
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+    def password(self, name: str) -> str:
+        """A generated secret, kept across runs."""
+        return paths.ensure_secret(self.path(name), lambda: secrets.token_urlsafe(32))
+
+    def secret(self, name: str, value: str) -> Path:
+        """`value` written (0600) to `name`; its path."""
+        return self.write(name, value + "\n")
+
+    def write(self, name: str, content: str) -> Path:
+        target = self.path(name)
+        tmp = target.with_name(f".{name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(content)
+        os.replace(tmp, target)
+        return target
+
+    def service_keys(self, services: tuple[str, ...]) -> dict[str, str]:
+        """Each service's own Ed25519 key (made once); their public keys, also written for readers."""
+        public = {}
+        for name in services:
+            text = paths.ensure_secret(self.path(f"{name}.key"), lambda n=name: ServiceKey.generate(n).private_text())
+            public[name] = ServiceKey.from_text(name, text).public_text
+        (self.root / paths.PUBLIC_KEYS).write_text(json.dumps(public, indent=2) + "\n")
+        return public
 
 SERVICES = ("gateway", "planner", "guard", "executor")
 HOST = "127.0.0.1"
+PREFIX = "hermes"  # the Redis key prefix of the services hermes up starts
+LOCAL_ADMIN = "admin"
+# Secrets a caller's environment may hold: never passed on as values (the service that needs one gets
+# a file). Channel tokens are read by the gateway's config loader from files or the config instead.
+SECRET_ENV = frozenset({
+    "HERMES_API_TOKEN", "HERMES_SIGNING_KEY", "HERMES_SERVICE_KEY", "ANKRA_API_TOKEN", "HERMES_ANKRA_API_TOKEN",
+    "ANTHROPIC_API_KEY", "HERMES_ANTHROPIC_API_KEY", "HERMES_NATS_PASSWORD", "HERMES_REDIS_PASSWORD",
+    "OPENAI_API_KEY",
+})
 EXIT_OK = 0
 EXIT_FAILED = 1
 STOP_TIMEOUT = 15.0
@@ -253,24 +305,32 @@ class Supervisor:
     def _start_all(self) -> AnkraSetup | None:
         from hermes import embedded
 
-        api_token = paths.ensure_secret(self.state_dir / paths.API_TOKEN)
-        signing_key = paths.ensure_secret(self.state_dir / paths.SIGNING_KEY, lambda: secrets.token_hex(32))
         ankra = real_ankra() or emulated_ankra(self.state_dir)
+        vault = Vault(self.state_dir / paths.SECRETS)
+        api_token = paths.ensure_secret(self.state_dir / paths.API_TOKEN, new_token)
+        public_keys = vault.service_keys(SERVICES)
+        nats_passwords = {user: vault.password(f"nats-{user}") for user in permissions.NATS_USERS}
+        redis_passwords = {user: vault.password(f"redis-{user}") for user in permissions.REDIS_USERS}
         self.logs_dir.mkdir(parents=True, exist_ok=True)
 
         with self.console.status("Starting NATS and Redis…"):
             try:
-                nats = embedded.start_nats(self.state_dir / "nats", host=HOST)
+                nats_conf = vault.write("nats.conf", permissions.nats_config(nats_passwords))
+                nats = embedded.start_nats(self.state_dir / "nats", host=HOST, config_file=nats_conf)
                 self.servers.append(nats)
-                redis = embedded.start_redis(self.state_dir / "redis", host=HOST)
+                acl = vault.write("redis.acl", "\n".join(permissions.redis_acl(
+                    PREFIX, redis_passwords, redis_major=embedded.redis_major())) + "\n")
+                redis = embedded.start_redis(self.state_dir / "redis", host=HOST, aclfile=acl)
                 self.servers.append(redis)
+                asyncio.run(self._prepare(nats.url, redis.url, nats_passwords["bootstrap"],
+                                          redis_passwords["admin"], api_token))
             except embedded.EmbeddedServerError as err:
                 raise UpError(str(err)) from None
         if self._signal:
             return None
 
-        env = self._service_env(nats.url, redis.url, api_token, signing_key, ankra)
         for name in SERVICES:
+            env = self._service_env(name, nats.url, redis.url, vault, public_keys, ankra)
             self.children.append(self._spawn(name, env))
         self.children[0].address = self.url
 
@@ -278,32 +338,57 @@ class Supervisor:
             return None
         return ankra
 
-    def _service_env(self, nats_url: str, redis_url: str, api_token: str, signing_key: str,
+    async def _prepare(self, nats_url: str, redis_url: str, bootstrap_password: str, redis_admin_password: str,
+                       api_token: str) -> None:
+        """Streams and consumers (as the bootstrap user), and the local admin whose token is api-token."""
+        import redis.asyncio as aioredis
+        from hermes import bus
+        from hermes.keys import Keys
+        from hermes.stores.users import UserStore
+
+        await bus.bootstrap(nats_url, user="bootstrap", password=bootstrap_password)
+        client = aioredis.Redis.from_url(redis_url, username="admin", password=redis_admin_password,
+                                         decode_responses=True)
+        try:
+            await UserStore(client, Keys(PREFIX)).ensure(LOCAL_ADMIN, ["admin"], api_token)
+        finally:
+            await client.aclose()
+
+    def _service_env(self, name: str, nats_url: str, redis_url: str, vault: Vault, public_keys: dict[str, str],
                      ankra: AnkraSetup) -> dict[str, str]:
-        """The services' environment: the caller's, with everything `hermes up` decides set over it."""
-        env = dict(os.environ)
+        """One service's environment: the caller's without any secret, with what `hermes up` decides set
+        over it. Secrets go by file path (HERMES_…_FILE, mode 0600), each only to the service that uses it."""
+        env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
         env.update({
             "HERMES_NATS_URL": nats_url,
+            "HERMES_NATS_USER": name,
+            "HERMES_NATS_PASSWORD_FILE": str(vault.path(f"nats-{name}")),
+            "HERMES_NATS_DECLARE_STREAMS": "false",
             "HERMES_REDIS_URL": redis_url,
-            "HERMES_API_TOKEN": api_token,
-            "HERMES_SIGNING_KEY": signing_key,
+            "HERMES_REDIS_USER": name,
+            "HERMES_REDIS_PASSWORD_FILE": str(vault.path(f"redis-{name}")),
+            "HERMES_REDIS_PREFIX": PREFIX,
+            "HERMES_SERVICE_KEY_FILE": str(vault.path(f"{name}.key")),
+            "HERMES_TRUSTED_KEYS": json.dumps(public_keys),
             "HERMES_HTTP_HOST": HOST,
             "HERMES_HTTP_PORT": str(self.port),
             "HERMES_STATE_DIR": str(self.state_dir),
-            "HERMES_ANKRA_BIN": ankra.bin,
-            "ANKRA_API_TOKEN": ankra.token,
             "PYTHONUNBUFFERED": "1",
         })
-        env.pop("HERMES_ANKRA_API_TOKEN", None)  # would shadow ANKRA_API_TOKEN in some readers
-        if ankra.emulated:
+        if name == "executor":
+            env["HERMES_ANKRA_BIN"] = ankra.bin
+            env["HERMES_ANKRA_API_TOKEN_FILE"] = str(vault.secret("ankra-api-token", ankra.token))
+            if ankra.emulated:  # the emulator keeps its state in the state dir: its one writable place there
+                env["HERMES_EXEC_BWRAP_WRITABLE"] = json.dumps([str(self.state_dir / paths.ANKRA_EMULATOR_STATE)])
+            elif ankra.base_url:
+                env["ANKRA_BASE_URL"] = ankra.base_url
+        if ankra.emulated or name != "executor":
             env.pop("ANKRA_BASE_URL", None)
             env.pop("HERMES_ANKRA_BASE_URL", None)
-        elif ankra.base_url:
-            env["ANKRA_BASE_URL"] = ankra.base_url
-        if self.foreground_logs:
-            env.setdefault("HERMES_LOG_FORMAT", "console")
-        else:
-            env.setdefault("HERMES_LOG_FORMAT", "json")
+        anthropic = os.environ.get("HERMES_ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_API_KEY")
+        if name == "planner" and anthropic:
+            env["HERMES_ANTHROPIC_API_KEY_FILE"] = str(vault.secret("anthropic-api-key", anthropic))
+        env.setdefault("HERMES_LOG_FORMAT", "console" if self.foreground_logs else "json")
         return env
 
     def _spawn(self, name: str, env: dict[str, str]) -> Child:
@@ -381,6 +466,10 @@ class Supervisor:
             "ports": {"gateway": self.port, "nats": nats.port, "redis": redis.port},
             "nats_url": nats.url,
             "redis_url": redis.url,
+            "redis_prefix": PREFIX,
+            # Operators' credentials (the `hermes users` and `hermes audit` commands), as file paths.
+            "redis_admin": {"user": "admin", "password_file": str(self.state_dir / paths.SECRETS / "redis-admin")},
+            "nats_admin": {"user": "admin", "password_file": str(self.state_dir / paths.SECRETS / "nats-admin")},
             "ankra": {"emulated": ankra.emulated, "bin": ankra.bin},
             "processes": {
                 **{s.name: {"pid": s.process.pid, "address": s.url, "log": str(s.log_path)} for s in self.servers},

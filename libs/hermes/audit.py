@@ -7,15 +7,24 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from hermes import subjects
 from hermes.contracts import AuditRecord
+from hermes.signing import TrustedKeys, model_verifies
+
+
+def verified(record: AuditRecord, keys: TrustedKeys) -> bool | None:
+    """Whether `record` carries the signature of the service it names (None: no key to check with)."""
+    if record.service not in keys:
+        return None
+    return model_verifies(record, record.service, keys)
 
 
 async def read_audit(nats_url: str, conversation_id: str | None = None, cluster: str | None = None,
-                     limit: int = 200) -> list[AuditRecord]:
+                     limit: int = 200, user: str | None = None, password: str | None = None) -> list[AuditRecord]:
     """The most recent audit records (oldest first), optionally for one conversation or cluster."""
     # One quick attempt: an unreachable server is reported in seconds, not after a minute of retries.
     # (nats-py reads max_reconnect_attempts=0 as "unlimited" when picking a server, hence 1.)
     nc = await nats.connect(nats_url, connect_timeout=3, allow_reconnect=False, max_reconnect_attempts=1,
-                            reconnect_time_wait=0.5)
+                            reconnect_time_wait=0.5, user=user, password=password,
+                            inbox_prefix="_INBOX_admin" if user == "admin" else "_INBOX")
     try:
         js = nc.jetstream()
         info = await js.stream_info(subjects.AUDIT_STREAM.name)

@@ -153,6 +153,8 @@ class SlackChannel(_Section):
 
 class SlackConfig(_Section):
     enabled: bool = True
+    # Roles of a platform user not mapped to a Hermes user in `hermes.people` (never more than this).
+    role: StrList = Field(default_factory=lambda: ["viewer"])
     mode: Literal["socket", "http"] | None = None
     bot_token: SecretStr | None = None
     app_token: SecretStr | None = None
@@ -168,6 +170,8 @@ class SlackConfig(_Section):
 
 class DiscordConfig(_Section):
     enabled: bool = True
+    # Roles of a platform user not mapped to a Hermes user in `hermes.people` (never more than this).
+    role: StrList = Field(default_factory=lambda: ["viewer"])
     token: SecretStr | None = None
     application_id: str | None = None
     public_key: str | None = None  # verifies signed interactions
@@ -187,6 +191,8 @@ class DiscordConfig(_Section):
 
 class TelegramConfig(_Section):
     enabled: bool = True
+    # Roles of a platform user not mapped to a Hermes user in `hermes.people` (never more than this).
+    role: StrList = Field(default_factory=lambda: ["viewer"])
     bot_token: SecretStr | None = None
     token_file: str | None = None  # read at load time into bot_token
     webhook_url: str | None = None
@@ -283,6 +289,8 @@ class HermesSection(_Section):
     default_profile: str | None = None
     cluster_profiles: dict[str, str] = Field(default_factory=dict)
     approvers: StrList | None = None
+    # Chat-platform identities of Hermes users: {"slack:U0ALICE": "alice", "telegram:12345": "bob"}.
+    people: dict[str, str] = Field(default_factory=dict)
 
 
 class FlatChartValues(_Section):
@@ -335,6 +343,7 @@ class LoadedConfig:
     default_profile: str = "default"
     cluster_profiles: dict[str, str] = field(default_factory=dict)
     approvers: list[str] | None = None
+    people: dict[str, str] = field(default_factory=dict)
     skills: SkillsConfig = field(default_factory=SkillsConfig)
     channels: ChannelsConfig = field(default_factory=ChannelsConfig)
     agents: AgentsConfig = field(default_factory=AgentsConfig)
@@ -1058,3 +1067,4 @@ def _hermes_block(loader: _Loader, doc: dict[str, Any]) -> None:
         else:
             result.cluster_profiles[cluster] = profile_name
     result.approvers = block.approvers
+    result.people = dict(block.people)

@@ -7,6 +7,9 @@ and returns `runtime.app()`: a FastStream application runnable with `faststream 
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,6 +24,19 @@ from hermes.redaction import Redactor
 from hermes.settings import Settings, get_settings
 
 Hook = Callable[[], Awaitable[Any]]
+PR_SET_DUMPABLE = 4
+
+
+def make_undumpable() -> bool:
+    """prctl(PR_SET_DUMPABLE, 0): another process of the same user (an `ankra` child included) can
+    read neither this process's environment nor its memory, nor attach a debugger. Linux only."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
+    except OSError:
+        return False
 
 
 class ServiceRuntime:
@@ -28,6 +44,7 @@ class ServiceRuntime:
 
     def __init__(self, service: str, settings: Settings | None = None, *, configure_logging: bool = True):
         self.service = service
+        self.undumpable = make_undumpable()
         self.settings = settings or get_settings()
         self.redactor = Redactor(self.settings.known_secrets())
         logs.use_secrets(self.settings.known_secrets())
@@ -35,7 +52,11 @@ class ServiceRuntime:
             logs.configure(service, self.settings.log_level, self.settings.log_format)
         self.log = logs.get_logger(f"hermes.{service}")
         self.keys = Keys(self.settings.redis_prefix)
-        self.broker: NatsBroker = bus.make_broker(self.settings.nats_url, service, self.redactor)
+        s = self.settings
+        self.broker: NatsBroker = bus.make_broker(
+            s.nats_url, service, self.redactor, user=s.nats_user,
+            password=s.nats_password.get_secret_value() if s.nats_password else None,
+            declare_streams=s.nats_declare_streams)
         self._redis: aioredis.Redis | None = None
         self._startup: list[Hook] = []
         self._shutdown: list[Hook] = []
@@ -67,11 +88,15 @@ class ServiceRuntime:
         await bus.publish(self.broker, message, subject)
 
     async def start_dependencies(self) -> None:
-        self._redis = aioredis.Redis.from_url(self.settings.redis_url, decode_responses=True)
+        s = self.settings
+        self._redis = aioredis.Redis.from_url(
+            s.redis_url, decode_responses=True, username=s.redis_user,
+            password=s.redis_password.get_secret_value() if s.redis_password else None)
         await self._redis.ping()
 
     async def _after_startup(self) -> None:
-        await bus.ensure_streams(self.broker)
+        if self.settings.nats_declare_streams:
+            await bus.ensure_streams(self.broker)
         for hook in self._startup:
             await hook()
         self.log.info("service started", nats=self.settings.nats_url)

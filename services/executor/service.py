@@ -12,12 +12,21 @@ from typing import TypeVar
 
 from hermes import catalog, subjects
 from hermes.catalog import Risk
-from hermes.contracts import (AuditRecord, Contract, Envelope, ExecutionOrder, ExecutionResult, OrderStep,
-                              Reply, StepResult, utcnow)
+from hermes.contracts import (
+    AuditRecord,
+    Contract,
+    Envelope,
+    ExecutionOrder,
+    ExecutionResult,
+    OrderStep,
+    Reply,
+    StepResult,
+    utcnow,
+)
 from hermes.runtime import ServiceRuntime
-from hermes.signing import OrderRejected, verify_order
+from hermes.signing import OrderRejected, TrustedKeys, sign_model, verify_order
 from hermes_executor.ledger import Ledger
-from hermes_executor.runner import AnkraInvocation, SandboxLimits, run_step
+from hermes_executor.runner import AnkraInvocation, SandboxLimits, become_subreaper, run_step
 
 Heartbeat = Callable[[], Awaitable[None]]
 C = TypeVar("C", bound=Contract)
@@ -31,7 +40,8 @@ class Executor:
         self.rt = runtime
         self.heartbeat_seconds = heartbeat_seconds
         s = runtime.settings
-        self._key = s.require_signing_key()
+        self._trusted = s.trusted("guard")  # only the guard's public key: it cannot sign an order itself
+        self._key = s.require_service_key("executor")  # signs its own audit records
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.invocation = AnkraInvocation(
             binary=s.ankra_bin,
@@ -41,6 +51,7 @@ class Executor:
         self.limits = SandboxLimits(timeout_seconds=s.exec_timeout_seconds,
                                     output_cap_bytes=s.exec_output_cap_bytes,
                                     bwrap=s.exec_bwrap, bwrap_writable=tuple(s.exec_bwrap_writable))
+        become_subreaper()  # an `ankra` descendant that escapes its group is still ours to kill
 
     @property
     def ledger(self) -> Ledger:
@@ -49,9 +60,9 @@ class Executor:
     async def handle_order(self, order: ExecutionOrder, deliveries: int, heartbeat: Heartbeat) -> None:
         """Run `order` unless it is forged, expired or replayed; publish exactly one result."""
         try:
-            verify_order(order, self._key)
+            verify_order(order, self._trusted)
         except OrderRejected as err:
-            if deliveries > 1 and _signed_but_expired(order, self._key) and await self.ledger.seen(order.id):
+            if deliveries > 1 and _signed_but_expired(order, self._trusted) and await self.ledger.seen(order.id):
                 # Accepted in time, then its executor died and the redelivery came too late: say
                 # what is known of each step and run nothing more ("Nothing was run" would be false).
                 await self._report_expired_takeover(order)
@@ -167,7 +178,7 @@ class Executor:
             requested_by=order.requested_by, approved_by=order.approved_by, plan_id=order.plan_id,
             commands=[s.argv for s in order.steps], **fields,
         )
-        await self._publish(record, subjects.audit_subject("executor"))
+        await self.rt.publish(sign_model(self._clean(record), self._key), subjects.audit_subject("executor"))
 
     async def _refuse(self, order: ExecutionOrder, reason: str) -> None:
         self.rt.log.warning("order refused", order_id=order.id, reason=reason)
@@ -196,7 +207,7 @@ def _unrunnable_step(order: ExecutionOrder) -> str | None:
     return None
 
 
-def _signed_but_expired(order: ExecutionOrder, key: bytes) -> bool:
+def _signed_but_expired(order: ExecutionOrder, key: TrustedKeys) -> bool:
     """True when the order's only fault is its expiry: the signature verifies just before it."""
     if utcnow() < order.expires_at:
         return False

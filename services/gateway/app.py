@@ -6,29 +6,43 @@ from aiohttp import web
 from faststream import FastStream
 from faststream.middlewares import AckPolicy
 from faststream.nats import NatsMessage
-
 from hermes import bus, subjects
 from hermes.config import load_config
 from hermes.contracts import Delivery, Reply
 from hermes.runtime import ServiceRuntime
 from hermes.settings import Settings
+from hermes.stores.users import UserDirectory
 from hermes_gateway.http_api import HttpApi, build_http_app
 from hermes_gateway.hub import ChannelHub
+from hermes_gateway.intake import Intake
+from hermes_gateway.people import People
 from hermes_gateway.service import Gateway
 
 
 def create_app(settings: Settings | None = None, *, configure_logging: bool = True) -> FastStream:
     """The gateway: HTTP API in, conversation events out."""
     rt = ServiceRuntime("gateway", settings, configure_logging=configure_logging)
-    if rt.settings.api_token is None or not rt.settings.api_token.get_secret_value():
-        raise RuntimeError("HERMES_API_TOKEN is not set: the gateway's HTTP API needs a bearer token "
-                           "(hermes up generates one and writes it to <state dir>/api-token)")
+    key = rt.settings.require_service_key("gateway")  # signs the identity of every message it publishes
     config = load_config()
     rt.add_secrets(config.secret_values())  # channel tokens and secrets never reach a log or a reply
     gateway = Gateway(rt)
     runner: dict[str, web.AppRunner] = {}
+    bootstrap = rt.settings.api_token.get_secret_value() if rt.settings.api_token else None
+    people: dict[str, People] = {}
+
+    def make_people() -> People:  # after start-up: it reads users from Redis
+        if "p" not in people:
+            channel_roles = {name: channel.role for name in ("slack", "discord", "telegram")
+                             if (channel := getattr(config.channels, name)) is not None}
+            people["p"] = People(UserDirectory(rt.redis, rt.keys), key, config.people, channel_roles, bootstrap)
+        return people["p"]
+
+    def make_intake() -> Intake:
+        return Intake(make_people(), gateway.approvals)
+
     # The chat platforms: built now, so that no reply handled before the HTTP side is up misses them.
-    channels = ChannelHub(rt, lambda: gateway.conversations, gateway.approval_conversation, config)
+    channels = ChannelHub(rt, lambda: gateway.conversations, gateway.approval_conversation, config,
+                          intake=make_intake)
     channels.build_adapters()
     gateway.hub = channels
 
@@ -58,11 +72,10 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Tr
 
     @rt.on_startup
     async def start_http() -> None:
-        api = HttpApi(gateway.conversations, rt.publish, gateway.approval_conversation, ready,
-                      rt.settings.long_poll_max_seconds, subjects, pending_approvals=gateway.pending_approvals)
+        api = HttpApi(gateway.conversations, rt.publish, make_intake(), gateway.approvals, ready,
+                      rt.settings.long_poll_max_seconds)
         await channels.start()
-        app_runner = web.AppRunner(build_http_app(api, rt.settings.api_token.get_secret_value(),
-                                                  public_routes=channels.routes()),
+        app_runner = web.AppRunner(build_http_app(api, make_people(), public_routes=channels.routes()),
                                    access_log=None)
         await app_runner.setup()
         site = web.TCPSite(app_runner, rt.settings.http_host, rt.settings.http_port)

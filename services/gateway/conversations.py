@@ -11,7 +11,6 @@ import json
 from typing import Any
 
 import redis.asyncio as aioredis
-
 from hermes.contracts import Reply, utcnow
 from hermes.keys import Keys
 
@@ -48,6 +47,10 @@ class ConversationLog:
 
     async def exists(self, conversation_id: str) -> bool:
         return bool(await self._redis.exists(self._keys.conversation(conversation_id)))
+
+    async def owner(self, conversation_id: str) -> str | None:
+        """Who the conversation belongs to (a Hermes user, or a platform identity), None if unknown."""
+        return await self._redis.hget(self._keys.conversation(conversation_id), "user")
 
     async def append(self, conversation_id: str, event: dict[str, Any]) -> str | None:
         """Append `event` (which has an `id`); the cursor after it, or None for a duplicate."""

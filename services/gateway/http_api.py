@@ -1,14 +1,15 @@
 """The gateway's HTTP API (aiohttp): messages in, conversation events out, approvals.
 
-Every route but the health checks and the OpenAPI document needs `Authorization: Bearer <token>`.
-Errors are JSON `{"error": "..."}` that say what was wrong and what to do.
+Every route but the health checks and the OpenAPI document needs `Authorization: Bearer <token>`:
+a person's own token (`hermes users add`), which says who they are and what roles they hold. A body
+never names the person. A conversation belongs to whoever started it: anyone else but an admin gets
+404 on it. Errors are JSON `{"error": "..."}` that say what was wrong and what to do.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -16,9 +17,11 @@ from importlib import resources
 from typing import Any
 
 from aiohttp import web
-
-from hermes.contracts import ApprovalDecision, ChatMessage, new_id
+from hermes.contracts import new_id
+from hermes.stores.approvals import ApprovalView, PendingApproval
 from hermes_gateway.conversations import START, ConversationLog, UnknownConversation, message_event
+from hermes_gateway.intake import Intake
+from hermes_gateway.people import Caller, People, whoami
 
 Publish = Callable[[Any, str], Awaitable[None]]
 Ready = Callable[[], Awaitable[dict[str, bool]]]
@@ -69,8 +72,7 @@ async def _errors(request: web.Request, handler: Callable[[web.Request], Awaitab
         raise ApiError(err.status, err.reason or "error") from None
 
 
-def _auth(token: str, public: frozenset[str] = frozenset()) -> Callable[..., Awaitable[web.StreamResponse]]:
-    expected = token.encode()
+def _auth(people: People, public: frozenset[str] = frozenset()) -> Callable[..., Awaitable[web.StreamResponse]]:
     open_paths = _PUBLIC | public
 
     @web.middleware
@@ -82,11 +84,18 @@ def _auth(token: str, public: frozenset[str] = frozenset()) -> Callable[..., Awa
             raise ApiError(401, "missing bearer token: send `Authorization: Bearer <token>` "
                                 "(hermes up writes the local token to <state dir>/api-token)")
         scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
-            raise ApiError(401, "invalid bearer token")
+        caller = await people.from_token(given.strip()) if scheme.lower() == "bearer" else None
+        if caller is None:
+            raise ApiError(401, "invalid bearer token: it is unknown, revoked or rotated "
+                                "(an admin gives you a new one with `hermes users rotate <you>`)")
+        request["caller"] = caller
         return await handler(request)
 
     return middleware
+
+
+def _caller(request: web.Request) -> Caller:
+    return request["caller"]
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
@@ -101,6 +110,9 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
         raise _bad(f"malformed JSON: {err}") from None
     if not isinstance(body, dict):
         raise _bad("the body must be a JSON object")
+    if "user" in body:
+        raise _bad("field 'user' is not accepted: who you are comes from your bearer token "
+                   "(GET /v1/whoami shows it); remove 'user' from the body")
     return body
 
 
@@ -119,16 +131,26 @@ def _optional_str(body: dict[str, Any], field: str, pattern: re.Pattern[str] | N
 class HttpApi:
     """Routes of the gateway's HTTP API."""
 
-    def __init__(self, log: ConversationLog, publish: Publish, approval_lookup: Callable[[str], Awaitable[tuple[str | None, str | None]]],
-                 ready: Ready, long_poll_max: float, subjects_: Any,
-                 pending_approvals: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None) -> None:
-        self.pending_approvals = pending_approvals
+    def __init__(self, log: ConversationLog, publish: Publish, intake: Intake, approvals: ApprovalView | None,
+                 ready: Ready, long_poll_max: float) -> None:
         self.log = log
         self.publish = publish
-        self.approval_lookup = approval_lookup
+        self.intake = intake
+        self.approvals = approvals
         self.ready = ready
         self.long_poll_max = long_poll_max
-        self.subjects = subjects_
+
+    async def _visible(self, caller: Caller, conversation_id: str) -> bool:
+        """Whether `caller` may see the conversation: its owner, or an admin."""
+        if not _ID.match(conversation_id):
+            return False
+        owner = await self.log.owner(conversation_id)
+        if owner is None:
+            return caller.is_admin and await self.log.exists(conversation_id)
+        return caller.is_admin or owner == caller.user
+
+    async def whoami(self, request: web.Request) -> web.Response:
+        return web.json_response(whoami(_caller(request)))
 
     async def healthz(self, _request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -150,10 +172,14 @@ class HttpApi:
             raise ApiError(404, f"no such file {name!r}; the web page is at /")
         return web.Response(text=_web_file(name), content_type=WEB_FILES[name], charset="utf-8", headers=WEB_HEADERS)
 
-    async def list_approvals(self, _request: web.Request) -> web.Response:
-        if self.pending_approvals is None:
+    async def list_approvals(self, request: web.Request) -> web.Response:
+        """The approvals the caller may decide (and their own requests, which they may withdraw)."""
+        if self.approvals is None:
             raise ApiError(503, "pending approvals cannot be listed by this gateway (no approval store)")
-        return web.json_response({"approvals": await self.pending_approvals()})
+        caller = _caller(request)
+        out = [_approval_json(p) for p in await self.approvals.pending()
+               if p.may_decide(caller.user, caller.roles) or p.requested_by == caller.user]
+        return web.json_response({"approvals": out})
 
     async def post_message(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
@@ -165,27 +191,29 @@ class HttpApi:
         if len(text) > MAX_TEXT:
             raise _bad(f"field 'text' is longer than {MAX_TEXT} characters")
         conversation_id = _optional_str(body, "conversation_id", _ID, 128)
-        user = _optional_str(body, "user") or "http-user"
+        caller = _caller(request)
         if conversation_id is None:
             conversation_id = new_id()
-            await self.log.create(conversation_id, user=user, channel="http")
-        elif not await self.log.exists(conversation_id):
+            await self.log.create(conversation_id, user=caller.user, channel="http")
+        elif not await self._visible(caller, conversation_id):
             raise ApiError(404, f"unknown conversation {conversation_id!r}; omit conversation_id to start one")
-        message = ChatMessage(conversation_id=conversation_id, correlation_id="pending", text=text,
-                              user=user, channel="http")
-        message.correlation_id = message.id
+        message, subject = await self.intake.from_text(caller, conversation_id, text, new_id())
         cursor_before = await self.log.last_cursor(conversation_id)
-        await self.log.append(conversation_id, message_event(message.id, message.id, text, user))
+        await self.log.append(conversation_id, message_event(message.id, message.id, text, caller.user))
         try:
-            await self.publish(message, self.subjects.CHAT_RECEIVED)
+            await self.publish(message, subject)
         except Exception as err:  # the bus is down: say so, and record it in the conversation
             await self.log.append(conversation_id, {
                 "type": "reply", "id": f"error-{message.id}", "correlation_id": message.id, "kind": "error",
                 "text": f"Hermes could not queue your message: {err}", "final": True, "blocks": [],
                 "approval": None, "source": "gateway"})
             raise ApiError(503, f"the message bus is unavailable ({err}); try again shortly") from None
-        return web.json_response({"message_id": message.id, "conversation_id": conversation_id,
-                                  "correlation_id": message.id, "cursor": cursor_before}, status=202)
+        answer = {"message_id": message.id, "conversation_id": conversation_id,
+                  "correlation_id": message.id, "cursor": cursor_before}
+        if message.conversation_id != conversation_id:  # an answer to another conversation's approval
+            answer.update(conversation_id=message.conversation_id,
+                          cursor=await self.log.last_cursor(message.conversation_id))
+        return web.json_response(answer, status=202)
 
     async def get_events(self, request: web.Request) -> web.StreamResponse:
         conversation_id = request.match_info["conversation_id"]
@@ -199,6 +227,8 @@ class HttpApi:
         except ValueError:
             raise _bad("query 'wait' must be a number of seconds") from None
         wait = max(0.0, min(wait, self.long_poll_max))
+        if not await self._visible(_caller(request), conversation_id):
+            raise ApiError(404, f"unknown conversation {conversation_id!r}")
         if "text/event-stream" in request.headers.get("Accept", ""):
             return await self._sse(request, conversation_id, cursor)
         try:
@@ -230,24 +260,50 @@ class HttpApi:
         decision = body.get("decision")
         if decision not in {"approve", "reject"}:
             raise _bad("field 'decision' must be \"approve\" or \"reject\"")
-        user = _optional_str(body, "user") or "http-user"
-        conversation_id, why = await self.approval_lookup(approval_id) if _ID.match(approval_id) else (None, None)
-        if conversation_id is None:
+        caller = _caller(request)
+        if self.approvals is None:
+            raise ApiError(503, "approvals cannot be decided through this gateway (no approval store)")
+        pending = await self.approvals.get(approval_id) if _ID.match(approval_id) else None
+        if pending is None:
+            why = await self.approvals.outcome(approval_id) if _ID.match(approval_id) else None
             raise ApiError(404, f"no pending approval {approval_id!r}: "
-                                + (why or "it was already decided, expired, or never existed"))
-        message = ApprovalDecision(conversation_id=conversation_id, correlation_id="pending",
-                                   approval_id=approval_id, decision=decision, user=user, channel="http")
-        message.correlation_id = message.id
+                                + (f"it {why}" if why else "it was already decided, expired, or never existed"))
+        conversation_id = pending.plan.conversation_id
+        # Whoever may decide it, and whoever may see its conversation (the guard explains a refusal).
+        if not (pending.may_decide(caller.user, caller.roles, decision)
+                or await self._visible(caller, conversation_id)):
+            raise ApiError(404, f"no pending approval {approval_id!r} that you may decide "
+                                "(GET /v1/approvals lists yours)")
+        message, subject = await self.intake.decision(caller, conversation_id, approval_id, decision, new_id())
         cursor_before = await self.log.last_cursor(conversation_id)
         await self.log.append(conversation_id, message_event(message.id, message.id,
-                                                             f"{decision} {approval_id}", user))
-        await self.publish(message, self.subjects.APPROVAL_DECIDED)
+                                                             f"{decision} {approval_id}", caller.user))
+        await self.publish(message, subject)
         return web.json_response({"approval_id": approval_id, "decision": decision,
                                   "conversation_id": conversation_id, "correlation_id": message.id,
                                   "cursor": cursor_before}, status=202)
 
 
-def build_http_app(api: HttpApi, token: str,
+def _approval_json(pending: PendingApproval) -> dict[str, Any]:
+    plan = pending.plan
+    return {
+        "approval_id": pending.approval_id,
+        "conversation_id": plan.conversation_id,
+        "summary": plan.summary or plan.intent or "",
+        "cluster": plan.cluster,
+        "steps": [step.argv for step in plan.steps],
+        "risks": pending.reasons,
+        "requested_by": pending.requested_by,
+        "approvers": pending.approvers,
+        "approved_by": pending.approved_by,
+        "profile": pending.profile.name,
+        "two_person": pending.profile.two_person,
+        "created_at": pending.created_at.isoformat(),
+        "expires_at": pending.expires_at.isoformat(),
+    }
+
+
+def build_http_app(api: HttpApi, people: People,
                    public_routes: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] | None = None,
                    ) -> web.Application:
     """The aiohttp application serving `api` behind bearer-token auth.
@@ -256,7 +312,7 @@ def build_http_app(api: HttpApi, token: str,
     webhooks, which authenticate each request by the platform's own signature or secret.
     """
     public_routes = list(public_routes or [])
-    app = web.Application(middlewares=[_errors, _auth(token, frozenset(p for _m, p, _h in public_routes))],
+    app = web.Application(middlewares=[_errors, _auth(people, frozenset(p for _m, p, _h in public_routes))],
                           client_max_size=MAX_BODY_BYTES)
     for method, path, handler in public_routes:
         app.router.add_route(method, path, handler)
@@ -267,6 +323,7 @@ def build_http_app(api: HttpApi, token: str,
     app.router.add_get("/v1/conversations/{conversation_id}/events", api.get_events)
     app.router.add_post("/v1/approvals/{approval_id}", api.post_approval)
     app.router.add_get("/v1/approvals", api.list_approvals)
+    app.router.add_get("/v1/whoami", api.whoami)
     app.router.add_get("/", api.web_page)
     app.router.add_get(WEB_PREFIX + "{name}", api.web_page)
     return app

@@ -49,10 +49,11 @@ from typing import Any
 
 from hermes import subjects
 from hermes.config import LoadedConfig
-from hermes.contracts import ApprovalDecision, ChatMessage, Delivery, Reply, new_id, utcnow
+from hermes.contracts import Delivery, Reply, new_id, utcnow
 from hermes.runtime import ServiceRuntime
 from hermes_gateway.channels import ChannelAdapter, DecisionRefused, DeliveryTarget, cancel_task
 from hermes_gateway.conversations import ConversationLog, message_event, reply_event
+from hermes_gateway.intake import Intake
 
 SEEN_TTL_SECONDS = 3 * 24 * 3600
 DELIVERED_TTL_SECONDS = 2 * 24 * 3600
@@ -163,10 +164,12 @@ class ChannelHub:
     """The gateway's side of the chat platforms: `Inbound` for the adapters, and the outbox."""
 
     def __init__(self, rt: ServiceRuntime, conversations: Callable[[], ConversationLog],
-                 approval_lookup: ApprovalLookup, config: LoadedConfig) -> None:
+                 approval_lookup: ApprovalLookup, config: LoadedConfig,
+                 intake: Callable[[], Intake] | None = None) -> None:
         self.rt = rt
         self._conversations = conversations  # made once Redis is up
         self.approval_lookup = approval_lookup
+        self._intake = intake
         self.config = config
         self.adapters: dict[str, ChannelAdapter] = {}
 
@@ -263,18 +266,23 @@ class ChannelHub:
         raw = await self.rt.redis.get(self.rt.keys.delivery_target(conversation_id))
         return DeliveryTarget.from_dict(json.loads(raw)) if raw else None
 
+    @property
+    def intake(self) -> Intake:
+        if self._intake is None:
+            raise RuntimeError("the channel hub was built without an intake (who is asking)")
+        return self._intake()
+
     async def message(self, channel: str, conversation_key: str, user: str, text: str, event_id: str,
                       target: DeliveryTarget) -> None:
-        who = f"{channel}:{user}"
-        conversation_id = await self._conversation(conversation_key, who, channel)
+        caller = await self.intake.people.from_platform(channel, user)
+        conversation_id = await self._conversation(conversation_key, caller.user, channel)
         await self._remember_target(conversation_id, target)
         # The id comes from the platform's event: a second publish of it (after a crash) is dropped by
         # JetStream's duplicate window, and its log entry by the conversation log.
         message_id = _event_message_id("m", event_id)
-        message = ChatMessage(id=message_id, conversation_id=conversation_id, correlation_id=message_id, text=text,
-                              user=who, channel=channel)
-        await self.conversations.append(conversation_id, message_event(message.id, message.id, text, who))
-        await self.rt.publish(message, subjects.CHAT_RECEIVED)
+        message, subject = await self.intake.from_text(caller, conversation_id, text, message_id)
+        await self.conversations.append(conversation_id, message_event(message.id, message.id, text, caller.user))
+        await self.rt.publish(message, subject)
         await self._published()
         self.rt.log.info("channel message queued", channel=channel, conversation_id=conversation_id,
                          message_id=message.id, platform_event=event_id)
@@ -285,15 +293,14 @@ class ChannelHub:
         if conversation_id is None:
             raise DecisionRefused(f"approval {approval_id} cannot be decided: "
                                   + (why or "it was already decided, expired, or never existed") + ".")
-        who = f"{channel}:{user}"
+        caller = await self.intake.people.from_platform(channel, user)
         if await self.target_of(conversation_id) is None:
             await self._remember_target(conversation_id, target)
         message_id = _event_message_id("d", event_id)
-        message = ApprovalDecision(id=message_id, conversation_id=conversation_id, correlation_id=message_id,
-                                   approval_id=approval_id, decision=decision, user=who, channel=channel)
-        await self.conversations.append(conversation_id,
-                                        message_event(message.id, message.id, f"{decision} {approval_id}", who))
-        await self.rt.publish(message, subjects.APPROVAL_DECIDED)
+        message, subject = await self.intake.decision(caller, conversation_id, approval_id, decision, message_id)
+        await self.conversations.append(conversation_id, message_event(
+            message.id, message.id, f"{decision} {approval_id}", caller.user))
+        await self.rt.publish(message, subject)
         await self._published()
         self.rt.log.info("channel decision queued", channel=channel, conversation_id=conversation_id,
                          approval_id=approval_id, decision=decision, platform_event=event_id)

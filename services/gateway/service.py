@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import functools
-import json
-from datetime import datetime
-from typing import Any
 
 from hermes.contracts import Reply, utcnow
 from hermes.runtime import ServiceRuntime
+from hermes.stores.approvals import ApprovalView
 from hermes_gateway.conversations import ConversationLog
 from hermes_gateway.hub import ChannelHub
 
@@ -17,6 +15,12 @@ class Gateway:
     def __init__(self, runtime: ServiceRuntime) -> None:
         self.rt = runtime
         self.hub: ChannelHub | None = None  # the chat platforms, when any is configured
+        self._trusted = runtime.settings.trusted("guard")
+
+    @functools.cached_property
+    def approvals(self) -> ApprovalView:
+        """The guard's approval records, read-only and checked against the guard's signature."""
+        return ApprovalView(self.rt.redis, self.rt.keys, self._trusted)
 
     @functools.cached_property
     def conversations(self) -> ConversationLog:
@@ -40,45 +44,12 @@ class Gateway:
 
     async def approval_conversation(self, approval_id: str) -> tuple[str | None, str | None]:
         """(conversation id, None) of a pending approval, or (None, why it cannot be decided)."""
-        raw = await self.rt.redis.get(self.rt.keys.approval(approval_id))
-        if raw:
-            pending = json.loads(raw)
-            expires = datetime.fromisoformat(pending["expires_at"])
-            if expires > utcnow():
-                return pending.get("plan", {}).get("conversation_id"), None
-            return None, f"approval {approval_id} expired at {expires:%H:%M:%S} UTC; nothing was run"
-        outcome = await self.rt.redis.get(self.rt.keys.approval_outcome(approval_id))
+        pending = await self.approvals.get(approval_id)
+        if pending is not None:
+            if pending.expires_at > utcnow():
+                return pending.plan.conversation_id, None
+            return None, f"approval {approval_id} expired at {pending.expires_at:%H:%M:%S} UTC; nothing was run"
+        outcome = await self.approvals.outcome(approval_id)
         if outcome:
             return None, f"approval {approval_id} {outcome}"
         return None, None
-
-    async def pending_approvals(self, limit: int = 200) -> list[dict[str, Any]]:
-        """Every approval still waiting for a decision, soonest expiry first (what the guard indexed)."""
-        index = self.rt.keys.pending_approvals()
-        now = utcnow().timestamp()
-        await self.rt.redis.zremrangebyscore(index, "-inf", now - 24 * 3600)  # long expired: forget
-        ids = await self.rt.redis.zrangebyscore(index, now, "+inf", start=0, num=limit)
-        if not ids:
-            return []
-        raws = await self.rt.redis.mget([self.rt.keys.approval(i) for i in ids])
-        out: list[dict[str, Any]] = []
-        for approval_id, raw in zip(ids, raws, strict=True):
-            if not raw:
-                continue
-            pending = json.loads(raw)
-            plan = pending.get("plan") or {}
-            out.append({
-                "approval_id": approval_id,
-                "conversation_id": plan.get("conversation_id"),
-                "summary": plan.get("summary") or plan.get("intent") or "",
-                "cluster": plan.get("cluster"),
-                "steps": [step.get("argv", []) for step in plan.get("steps") or []],
-                "risks": pending.get("reasons") or [],
-                "requested_by": pending.get("requested_by"),
-                "approvers": pending.get("approvers") or [],
-                "approved_by": pending.get("approved_by") or [],
-                "profile": (pending.get("profile") or {}).get("name"),
-                "created_at": pending.get("created_at"),
-                "expires_at": pending.get("expires_at"),
-            })
-        return out

@@ -8,10 +8,9 @@ fails (edited in Redis) is refused and forgotten: nothing runs.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import redis.asyncio as aioredis
-
 from hermes.access import Principal
 from hermes.contracts import Plan, utcnow
 from hermes.keys import Keys

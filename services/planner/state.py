@@ -7,11 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
-from pydantic import BaseModel, Field
-
 from hermes.contracts import Identity
 from hermes.keys import Keys
 from hermes_planner.designer import Design
+from pydantic import BaseModel, Field
 
 STATE_TTL_SECONDS = 30 * 24 * 3600
 RUN_TTL_SECONDS = 24 * 3600

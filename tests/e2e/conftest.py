@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 
 from hermes import embedded
+from hermes.signing import generate_keys
 
 SERVICES = ("gateway", "planner", "guard", "executor")
 
@@ -33,28 +34,52 @@ class HermesStack:
     nats_url: str
     redis_url: str
     redis_prefix: str
-    signing_key: str
+    keys: dict[str, str]  # each service's private key (base64)
+    public_keys: dict[str, str]
     emulator_state: Path
     logs: Path
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     session: aiohttp.ClientSession | None = None
     env: dict[str, str] = field(default_factory=dict)  # what the gateway was started with
+    tokens: dict[str, str] = field(default_factory=dict)  # personal tokens of the users made so far
 
     @property
     def headers(self) -> dict[str, str]:
+        """The bootstrap admin's (HERMES_API_TOKEN)."""
         return {"Authorization": f"Bearer {self.token}"}
 
+    async def add_user(self, name: str, roles: tuple[str, ...] = ("operator", "approver")) -> str:
+        """A Hermes user with `roles`, made as `hermes users add` does; returns their token."""
+        import redis.asyncio as aioredis
+        from hermes.keys import Keys
+        from hermes.stores.users import UserStore
+
+        client = aioredis.Redis.from_url(self.redis_url, decode_responses=True)
+        try:
+            _user, token = await UserStore(client, Keys(self.redis_prefix)).add(name, list(roles))
+        finally:
+            await client.aclose()
+        self.tokens[name] = token
+        return token
+
+    async def headers_for(self, user: str) -> dict[str, str]:
+        """`user`'s own bearer token (an operator and approver, made on first use)."""
+        token = self.tokens.get(user) or await self.add_user(user)
+        return {"Authorization": f"Bearer {token}"}
+
     async def send(self, text: str, conversation_id: str | None = None, user: str = "alice") -> dict[str, Any]:
-        body: dict[str, Any] = {"text": text, "user": user}
+        body: dict[str, Any] = {"text": text}
         if conversation_id:
             body["conversation_id"] = conversation_id
         assert self.session is not None
-        async with self.session.post(f"{self.url}/v1/messages", json=body, headers=self.headers) as resp:
+        headers = await self.headers_for(user)
+        async with self.session.post(f"{self.url}/v1/messages", json=body, headers=headers) as resp:
             assert resp.status == 202, await resp.text()
             return await resp.json()
 
     async def events_until_final(self, conversation_id: str, correlation_id: str, cursor: str = "0",
-                                 timeout: float = 45.0, started_on_bus: bool = False) -> list[dict[str, Any]]:
+                                 timeout: float = 45.0, started_on_bus: bool = False,
+                                 user: str | None = None) -> list[dict[str, Any]]:
         """Events of one turn, up to and including its final reply.
 
         A conversation started on the bus by another system exists for the gateway once its first
@@ -64,8 +89,9 @@ class HermesStack:
         seen: list[dict[str, Any]] = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            headers = await self.headers_for(user) if user else self.headers
             async with self.session.get(f"{self.url}/v1/conversations/{conversation_id}/events",
-                                        params={"cursor": cursor, "wait": "5"}, headers=self.headers) as resp:
+                                        params={"cursor": cursor, "wait": "5"}, headers=headers) as resp:
                 if started_on_bus and resp.status == 404:
                     await asyncio.sleep(0.1)
                     continue
@@ -107,26 +133,35 @@ def start_services(stack: HermesStack, ankra_bin: str, ankra_token: str | None,
     """Start the four services as processes. `nats_url_for(service)` gives each its own NATS URL
     (e.g. its own user); by default they all use `stack.nats_url`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HERMES_", "ANKRA_"))}
+    key_dir = stack.logs.parent / "keys"
+    key_dir.mkdir(parents=True, exist_ok=True)
+    for owner, text in stack.keys.items():
+        (key_dir / f"{owner}.key").write_text(text)
     env.update({
         "HERMES_NATS_URL": stack.nats_url,
         "HERMES_REDIS_URL": stack.redis_url,
         "HERMES_REDIS_PREFIX": stack.redis_prefix,
         "HERMES_API_TOKEN": stack.token,
-        "HERMES_SIGNING_KEY": stack.signing_key,
+        "HERMES_TRUSTED_KEYS": json.dumps(stack.public_keys),
         "HERMES_HTTP_HOST": "127.0.0.1",
         "HERMES_HTTP_PORT": stack.url.rsplit(":", 1)[1],
         "HERMES_ANKRA_BIN": ankra_bin,
         "HERMES_EXEC_TIMEOUT_SECONDS": "20",
+        # The emulator keeps its state outside the run dir: the sandbox's one writable place beyond it.
+        "HERMES_EXEC_BWRAP_WRITABLE": json.dumps([str(stack.emulator_state)]),
         "HERMES_LOG_FORMAT": "json",
     })
     if ankra_token:
         env["ANKRA_API_TOKEN"] = ankra_token
     env.update(extra_env or {})
     stack.logs.mkdir(parents=True, exist_ok=True)
-    stack.env = {**env, "HERMES_NATS_URL": nats_url_for("gateway")} if nats_url_for else dict(env)
+    stack.env = {**env, "HERMES_SERVICE_KEY_FILE": str(key_dir / "gateway.key")}
+    if nats_url_for:
+        stack.env["HERMES_NATS_URL"] = nats_url_for("gateway")
     for name in SERVICES:
         log = open(stack.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        service_env = {**env, "HERMES_NATS_URL": nats_url_for(name)} if nats_url_for else env
+        service_env = {**env, "HERMES_NATS_URL": nats_url_for(name)} if nats_url_for else dict(env)
+        service_env["HERMES_SERVICE_KEY_FILE"] = str(key_dir / f"{name}.key")
         stack.processes[name] = subprocess.Popen([sys.executable, "-m", f"hermes_{name}"], env=service_env,
                                                  stdin=subprocess.DEVNULL, stdout=log, stderr=log)
 
@@ -191,9 +226,10 @@ async def running_hermes(logs: Path, nats_url: str, redis_url: str, emulator_sta
                          nats_url_for: Callable[[str], str] | None = None) -> AsyncIterator[HermesStack]:
     """A running Hermes against the emulator (or `ankra_bin`), stopped when the block ends."""
     state, ankra_token, wrapper = emulator_state
+    private, public = generate_keys(SERVICES)
     stack = HermesStack(url=f"http://127.0.0.1:{embedded.free_port()}", token=secrets.token_urlsafe(24),
                         nats_url=nats_url, redis_url=redis_url, redis_prefix=prefix,
-                        signing_key=secrets.token_hex(32), emulator_state=state, logs=logs)
+                        keys=private, public_keys=public, emulator_state=state, logs=logs)
     start_services(stack, ankra_bin or str(wrapper), ankra_token, extra_env, nats_url_for)
     stack.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
     try:

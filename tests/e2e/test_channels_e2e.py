@@ -36,6 +36,7 @@ pytestmark = pytest.mark.e2e
 GOAL = "My app needs a Postgres database and a Redis cache on staging. Set it up."
 SLACK_SECRET = "e2e-slack-signing-secret-0123456789"
 SLACK_ALICE, SLACK_MALLORY = "U0ALICE", "U0MALLORY"
+SLACK_BOB = "U0BOB"  # allowed in, but mapped to no Hermes user: the channel's role (viewer), never more
 TG_TOKEN = "123456789:AAE2EtestTokenForHermesGateway0000"
 TG_SECRET = "e2e-telegram-webhook-secret"
 TG_ALICE, TG_MALLORY = 1111111, 6666666
@@ -69,12 +70,15 @@ def channel_env(tmp_path: Path, fakes: Platforms, *, telegram_polling: bool = Fa
     config: dict[str, Any] = {"config": flat} if flat else {}
     config["channels"] = {
         "slack": {"mode": "http", "botToken": "xoxb-e2e-bot-token", "signingSecret": SLACK_SECRET,
-                  "allowFrom": [SLACK_ALICE], "channels": {"C0OPS": {"allow": True, "requireMention": True}}},
+                  "allowFrom": [SLACK_ALICE, SLACK_BOB], "channels": {"C0OPS": {"allow": True, "requireMention": True}}},
         "telegram": telegram,
         "discord": {"token": "discord-e2e-bot-token", "applicationId": FakeDiscord.APP_ID,
                     "publicKey": DISCORD_KEY.verify_key.encode().hex(), "allowFrom": [DISCORD_ALICE],
                     "guilds": {GUILD: {"channels": {CHANNEL: {"allow": True}}}}},
     }
+    # The platform identities of the Hermes user alice (an operator and approver; see `with_people`).
+    config["hermes"] = {"people": {f"slack:{SLACK_ALICE}": "alice", f"telegram:{TG_ALICE}": "alice",
+                                   f"discord:{DISCORD_ALICE}": "alice"}}
     path = tmp_path / "hermes.json"
     path.write_text(json.dumps(config))
     return {"HERMES_CONFIG": str(path), "HERMES_SLACK_API_URL": f"{fakes.slack.url}/api/",
@@ -88,7 +92,13 @@ async def chat(tmp_path: Path, stack_servers: tuple[str, str], emulator_state
     async with platforms() as fakes:
         env = channel_env(tmp_path, fakes)
         async with running_hermes(tmp_path / "logs", *stack_servers, emulator_state, extra_env=env) as stack:
+            await with_people(stack)
             yield stack, fakes
+
+
+async def with_people(stack: HermesStack) -> None:
+    """alice, whom the config maps the platforms' alice to."""
+    await stack.add_user("alice", ("operator", "approver"))
 
 
 async def until(predicate: Callable[[], Any], stack: HermesStack, timeout: float = 60.0, what: str = "") -> Any:
@@ -203,6 +213,35 @@ async def test_slack_design_request_draft_click_build(chat) -> None:
     # the secrets of the config never reach Slack
     everything = json.dumps([c.fields for c in fakes.slack.calls])
     assert SLACK_SECRET not in everything and "xoxb-e2e-bot-token" not in everything
+
+
+async def test_a_mapped_slack_approver_can_approve_and_an_unmapped_one_cannot(chat) -> None:
+    """People come from the config's `hermes.people`: U0ALICE is the Hermes user alice (an approver);
+    U0BOB is allowed in but mapped to nobody, so he is a viewer: his click decides nothing."""
+    stack, fakes = chat
+    body = json.dumps(slack_message(GOAL, event_id="EvPeople1")).encode()
+    assert (await post_slack(stack, body))[0] == 200
+    draft = await until(lambda: approval_post(fakes.slack), stack, what="the draft with buttons in Slack")
+    actions = next(b for b in draft.fields["blocks"] if b["type"] == "actions")
+    approve = next(e for e in actions["elements"] if e["action_id"] == "hermes_approve")
+    posts_before = len(fakes.slack.called("chat.postMessage"))
+
+    bob = slack_click(approve["value"], "hermes_approve", draft, "1700000000.000099", user=SLACK_BOB,
+                      trigger_id="13345224609.738474920.bob")
+    assert (await post_slack(stack, urllib.parse.urlencode({"payload": json.dumps(bob)}).encode(), form=True))[0] == 200
+
+    def refusal() -> Call | None:
+        return next((c for c in fakes.slack.called("chat.postMessage")[posts_before:]
+                     if "may not decide approvals" in block_text(c)), None)
+
+    said = await until(refusal, stack, what="the refusal of bob's click")
+    assert f"slack:{SLACK_BOB}" in block_text(said) and "viewer" in block_text(said)
+    assert not applies(stack), "an unmapped platform user's click builds nothing"
+
+    alice = slack_click(approve["value"], "hermes_approve", draft, "1700000000.000099")
+    assert (await post_slack(stack, urllib.parse.urlencode({"payload": json.dumps(alice)}).encode(), form=True))[0] == 200
+    await until(lambda: applies(stack), stack, what="ankra cluster apply after alice's click")
+    assert len(applies(stack)) == 1
 
 
 async def test_slack_refusals_bad_signature_replay_stranger_oversized(chat) -> None:
@@ -447,6 +486,7 @@ async def polling_chat(tmp_path: Path, stack_servers: tuple[str, str], emulator_
     async with platforms() as fakes:
         env = channel_env(tmp_path, fakes, telegram_polling=True)
         async with running_hermes(tmp_path / "logs", *stack_servers, emulator_state, extra_env=env) as stack:
+            await with_people(stack)
             yield stack, fakes, stack_servers[1]
 
 

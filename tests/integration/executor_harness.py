@@ -26,7 +26,7 @@ import pytest
 
 from hermes import subjects
 from hermes.contracts import ExecutionOrder, ExecutionResult, OrderStep, utcnow
-from hermes.signing import sign_order
+from hermes.signing import ServiceKey, sign_order
 
 T = TypeVar("T")
 
@@ -38,11 +38,12 @@ class ExecutorFleet:
     nats_url: str
     redis_url: str
     prefix: str
-    signing_key: str
+    guard_key: str  # the guard's private key: the test signs orders as the guard does
     ankra_bin: str
     ankra_token: str
     logs: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    executor_key: str = field(default_factory=lambda: ServiceKey.generate("executor").private_text())
     procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
     log_files: dict[int, Path] = field(default_factory=dict)
     _count: int = 0
@@ -53,7 +54,8 @@ class ExecutorFleet:
             "HERMES_NATS_URL": self.nats_url,
             "HERMES_REDIS_URL": self.redis_url,
             "HERMES_REDIS_PREFIX": self.prefix,
-            "HERMES_SIGNING_KEY": self.signing_key,
+            "HERMES_SERVICE_KEY": self.executor_key,
+            "HERMES_TRUSTED_KEYS": json.dumps({"guard": ServiceKey.from_text("guard", self.guard_key).public_text}),
             "HERMES_ANKRA_BIN": self.ankra_bin,
             "ANKRA_API_TOKEN": self.ankra_token,
             "HERMES_LOG_FORMAT": "json",
@@ -123,7 +125,7 @@ class ExecutorFleet:
 class Bus:
     """The test's side of the bus: publish orders, read results (and replies, audit) with consumers."""
 
-    def __init__(self, nc: Any, js: Any, key: bytes) -> None:
+    def __init__(self, nc: Any, js: Any, key: ServiceKey) -> None:
         self.nc, self.js, self.key = nc, js, key
         self.results: Any = None
         self.replies: Any = None
@@ -135,14 +137,14 @@ class Bus:
     @classmethod
     async def connect(cls, nats_url: str, key: str) -> Bus:
         nc = await nats.connect(nats_url)
-        bus = cls(nc, nc.jetstream(), key.encode())
+        bus = cls(nc, nc.jetstream(), ServiceKey.from_text("guard", key))
         # The streams exist once an executor has started; results and replies have no other consumer.
         bus.results = await bus.js.pull_subscribe(
             subjects.EXEC_RESULT, durable="test-results", stream=subjects.RESULT_STREAM.name)
         bus.replies = await bus.js.pull_subscribe(
             subjects.REPLY_CREATED, durable="test-replies", stream=subjects.REPLY_STREAM.name)
         bus.audit = await bus.js.pull_subscribe(
-            subjects.AUDIT, durable="test-audit", stream=subjects.AUDIT_STREAM.name)
+            f"{subjects.AUDIT}.>", durable="test-audit", stream=subjects.AUDIT_STREAM.name)
         return bus
 
     async def close(self) -> None:
@@ -267,7 +269,8 @@ def fleet_fixture(tmp_path: Path, fresh_nats: Any, redis_server: Any, redis_pref
     """Executors of the test's own (none started yet): fresh NATS, own Redis prefix, own emulator."""
     _state, token, wrapper = emulator_state
     fleet = ExecutorFleet(nats_url=fresh_nats.url, redis_url=redis_server.url, prefix=redis_prefix,
-                          signing_key=secrets.token_hex(32), ankra_bin=str(wrapper), ankra_token=token,
+                          guard_key=ServiceKey.generate("guard").private_text(), ankra_bin=str(wrapper),
+                          ankra_token=token,
                           logs=tmp_path / "logs")
     try:
         yield fleet
@@ -278,7 +281,7 @@ def fleet_fixture(tmp_path: Path, fresh_nats: Any, redis_server: Any, redis_pref
 @contextlib.asynccontextmanager
 async def connected(fleet: ExecutorFleet) -> AsyncIterator[Bus]:
     """The test's bus client (call once an executor is ready: it declares the streams)."""
-    bus = await Bus.connect(fleet.nats_url, fleet.signing_key)
+    bus = await Bus.connect(fleet.nats_url, fleet.guard_key)
     try:
         yield bus
     finally:

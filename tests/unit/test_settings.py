@@ -1,5 +1,5 @@
 """Settings: read from `HERMES_…` variables (and `ANKRA_API_TOKEN` as the guide names it), secrets kept
-out of reprs, and a clear error when the signing key is missing."""
+out of reprs, secrets read from files (`…_FILE`), and a clear error when a service's key is missing."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from hermes.settings import Settings, default_state_dir
+from hermes.signing import ServiceKey
 from pydantic import ValidationError
 
 
@@ -24,7 +25,7 @@ def test_defaults_without_environment() -> None:
     s = Settings()
     assert s.nats_url == "nats://127.0.0.1:4222"
     assert s.http_port == 8789
-    assert s.signing_key is None and s.ankra_api_token is None and s.api_token is None
+    assert s.service_key is None and s.ankra_api_token is None and s.api_token is None
     assert s.known_secrets() == []
 
 
@@ -83,40 +84,66 @@ def test_fields_can_be_set_by_name_in_code() -> None:
 def test_known_secrets_lists_every_secret_value(clean_env: pytest.MonkeyPatch) -> None:
     api, key, ankra = "api-" + "a" * 12, "sign-" + "b" * 12, "ankra-" + "c" * 12
     clean_env.setenv("HERMES_API_TOKEN", api)
-    clean_env.setenv("HERMES_SIGNING_KEY", key)
+    clean_env.setenv("HERMES_SERVICE_KEY", key)
     clean_env.setenv("ANKRA_API_TOKEN", ankra)
     assert sorted(Settings().known_secrets()) == sorted([api, key, ankra])
 
 
 def test_known_secrets_skips_empty_values(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("HERMES_API_TOKEN", "")
-    clean_env.setenv("HERMES_SIGNING_KEY", "sign-" + "b" * 12)
+    clean_env.setenv("HERMES_SERVICE_KEY", "sign-" + "b" * 12)
     assert Settings().known_secrets() == ["sign-" + "b" * 12]
 
 
 def test_secrets_do_not_appear_in_repr_or_dump(clean_env: pytest.MonkeyPatch) -> None:
     key, ankra = "sign-" + "q" * 16, "ankra-" + "r" * 16
-    clean_env.setenv("HERMES_SIGNING_KEY", key)
+    clean_env.setenv("HERMES_SERVICE_KEY", key)
     clean_env.setenv("ANKRA_API_TOKEN", ankra)
     s = Settings()
     shown = repr(s) + str(s) + s.model_dump_json()
     assert key not in shown and ankra not in shown
 
 
-def test_require_signing_key_returns_the_key_bytes(clean_env: pytest.MonkeyPatch) -> None:
-    clean_env.setenv("HERMES_SIGNING_KEY", "sign-" + "k" * 16)
-    assert Settings().require_signing_key() == ("sign-" + "k" * 16).encode()
+def test_require_service_key_returns_the_services_own_key(clean_env: pytest.MonkeyPatch) -> None:
+    key = ServiceKey.generate("guard")
+    clean_env.setenv("HERMES_SERVICE_KEY", key.private_text())
+    assert Settings().require_service_key("guard").public_text == key.public_text
 
 
 @pytest.mark.parametrize("value", [None, ""])
-def test_require_signing_key_names_the_variable_when_missing(clean_env: pytest.MonkeyPatch, value) -> None:
+def test_require_service_key_names_the_variable_when_missing(clean_env: pytest.MonkeyPatch, value) -> None:
     if value is not None:
-        clean_env.setenv("HERMES_SIGNING_KEY", value)
+        clean_env.setenv("HERMES_SERVICE_KEY", value)
     with pytest.raises(RuntimeError) as err:
-        Settings().require_signing_key()
+        Settings().require_service_key("guard")
     message = str(err.value)
-    assert "HERMES_SIGNING_KEY is not set" in message
-    assert "guard" in message and "executor" in message and "hermes up" in message
+    assert "HERMES_SERVICE_KEY_FILE is not set" in message and "guard" in message and "hermes up" in message
+
+
+def test_secrets_are_read_from_files(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`HERMES_…_FILE`: the value lives in a file, not in the process's environment."""
+    (tmp_path / "ankra").write_text("file-ankra-" + "z" * 12 + "\n")
+    (tmp_path / "nats").write_text("nats-pw-" + "y" * 12)
+    clean_env.setenv("ANKRA_API_TOKEN_FILE", str(tmp_path / "ankra"))
+    clean_env.setenv("HERMES_NATS_PASSWORD_FILE", str(tmp_path / "nats"))
+    s = Settings()
+    assert s.ankra_api_token.get_secret_value() == "file-ankra-" + "z" * 12
+    assert s.nats_password.get_secret_value() == "nats-pw-" + "y" * 12
+
+
+def test_an_unreadable_secret_file_is_a_clear_error(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    clean_env.setenv("HERMES_SERVICE_KEY_FILE", str(tmp_path / "missing.key"))
+    with pytest.raises(ValueError) as err:
+        Settings()
+    assert "HERMES_SERVICE_KEY_FILE" in str(err.value) and "missing.key" in str(err.value)
+
+
+def test_trusted_keys_name_the_missing_owner(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("HERMES_TRUSTED_KEYS", '{"gateway": "%s"}' % ServiceKey.generate("gateway").public_text)
+    assert "gateway" in Settings().trusted("gateway")
+    with pytest.raises(RuntimeError) as err:
+        Settings().trusted("gateway", "guard")
+    assert "no public key for guard" in str(err.value)
 
 
 def test_state_dir_follows_xdg_state_home(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -1,14 +1,20 @@
-"""Signing of execution orders: only an order signed with the key, unchanged and unexpired, verifies."""
+"""Signing of execution orders: only an order signed with the guard's key, unchanged and unexpired, verifies.
+
+The executor holds only the guard's public key: nothing it (or any other service) holds can sign."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import base64
+
 import pytest
 from hermes.contracts import ExecutionOrder, OrderStep
-from hermes.signing import OrderRejected, plan_hash, sign_order, verify_order
+from hermes.signing import OrderRejected, ServiceKey, TrustedKeys, plan_hash, sign_order, verify_order
 
-KEY = b"k" * 32
+GUARD = ServiceKey.generate("guard")
+KEY = GUARD
+TRUSTED = TrustedKeys({"guard": GUARD.public_text})
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
 
@@ -36,16 +42,16 @@ def signed(**overrides) -> ExecutionOrder:
     return sign_order(order(**overrides), KEY)
 
 
-def rejection(o: ExecutionOrder, key: bytes = KEY, now: datetime = NOW) -> str:
+def rejection(o: ExecutionOrder, keys: TrustedKeys = TRUSTED, now: datetime = NOW) -> str:
     with pytest.raises(OrderRejected) as err:
-        verify_order(o, key, now=now)
+        verify_order(o, keys, now=now)
     return str(err.value)
 
 
 def test_signed_order_verifies() -> None:
     o = signed()
-    assert len(o.signature) == 64
-    verify_order(o, KEY, now=NOW)
+    assert len(base64.b64decode(o.signature)) == 64  # an Ed25519 signature
+    verify_order(o, TRUSTED, now=NOW)
 
 
 def test_signing_returns_a_copy_and_leaves_the_original_unsigned() -> None:
@@ -58,7 +64,7 @@ def test_signed_order_still_verifies_after_a_json_round_trip() -> None:
     """The order travels on the bus as JSON: parsing it back must not change what was signed."""
     o = signed()
     back = ExecutionOrder.model_validate_json(o.model_dump_json())
-    verify_order(back, KEY, now=NOW)
+    verify_order(back, TRUSTED, now=NOW)
 
 
 def test_signature_does_not_depend_on_the_previous_signature() -> None:
@@ -104,12 +110,28 @@ def test_unsigned_order_is_rejected() -> None:
 
 
 def test_order_signed_with_another_key_is_rejected() -> None:
-    o = sign_order(order(), b"other-key" * 4)
+    o = sign_order(order(), ServiceKey.generate("guard"))
     assert "altered or forged" in rejection(o)
 
 
+@pytest.mark.parametrize("owner", ["gateway", "planner", "executor"])
+def test_an_order_signed_by_any_other_service_key_is_rejected(owner: str) -> None:
+    """A key belongs to one owner: another service's own key (even one the executor trusts for
+    something else) cannot mint an order."""
+    other = ServiceKey.generate(owner)
+    trusted = TrustedKeys({"guard": GUARD.public_text, owner: other.public_text})
+    assert "altered or forged" in rejection(sign_order(order(), other), keys=trusted)
+
+
+def test_the_public_key_the_executor_holds_cannot_sign() -> None:
+    """What the executor is given is the guard's public key: 32 bytes that verify, and nothing that
+    signs. Used as if it were a private key, it makes a different key whose orders are refused."""
+    forged = sign_order(order(), ServiceKey.from_text("guard", GUARD.public_text))
+    assert "altered or forged" in rejection(forged)
+
+
 def test_made_up_signature_is_rejected() -> None:
-    o = order().model_copy(update={"signature": "0" * 64})
+    o = order().model_copy(update={"signature": base64.b64encode(b"0" * 64).decode()})
     assert "altered or forged" in rejection(o)
 
 
@@ -127,14 +149,14 @@ def test_order_is_expired_at_the_exact_expiry_instant() -> None:
 
 def test_order_verifies_just_before_expiry() -> None:
     o = signed()
-    verify_order(o, KEY, now=o.expires_at - timedelta(microseconds=1))
+    verify_order(o, TRUSTED, now=o.expires_at - timedelta(microseconds=1))
 
 
 def test_verification_without_now_uses_the_clock() -> None:
     past = signed(expires_at=datetime.now(UTC) - timedelta(seconds=1))
     with pytest.raises(OrderRejected, match="expired"):
-        verify_order(past, KEY)
-    verify_order(signed(expires_at=datetime.now(UTC) + timedelta(minutes=5)), KEY)
+        verify_order(past, TRUSTED)
+    verify_order(signed(expires_at=datetime.now(UTC) + timedelta(minutes=5)), TRUSTED)
 
 
 # -- plan_hash ---------------------------------------------------------------------------------

@@ -78,6 +78,11 @@ class ApprovalView:
     async def pending_ids(self, conversation_id: str) -> list[str]:
         return sorted(await self._redis.smembers(self._keys.conversation_approvals(conversation_id)))
 
+    async def waiting_ids(self, conversation_id: str) -> list[str]:
+        """The conversation's approvals whose records still exist (signed or not: a decision on an
+        altered one goes to the guard, which refuses it and says so)."""
+        return [i for i in await self.pending_ids(conversation_id) if await self._redis.exists(self._keys.approval(i))]
+
     async def pending(self, limit: int = 200) -> list[PendingApproval]:
         """Every approval still waiting, soonest expiry first."""
         now = utcnow().timestamp()
