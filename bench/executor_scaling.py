@@ -37,7 +37,7 @@ import nats
 import ankra_emulator
 from hermes import embedded, subjects
 from hermes.contracts import ExecutionOrder, ExecutionResult, OrderStep, utcnow
-from hermes.signing import sign_order
+from hermes.signing import ServiceKey, sign_order
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
@@ -72,7 +72,8 @@ class Interrupted(RuntimeError):
 class Bench:
     def __init__(self, work: Path, latency_ms: int) -> None:
         self.work = work
-        self.key = secrets.token_hex(32)
+        self.key = ServiceKey.generate("guard")  # the bench signs orders as the guard does
+        self.executor_key = ServiceKey.generate("executor").private_text()
         self.token = "ankra_" + secrets.token_hex(20)
         self.state = work / "ankra-state"
         ankra_emulator.init_state(self.state, self.token)
@@ -114,7 +115,8 @@ class Bench:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HERMES_", "ANKRA_"))}
         env.update({
             "HERMES_NATS_URL": self.nats.url, "HERMES_REDIS_URL": self.redis.url,
-            "HERMES_REDIS_PREFIX": prefix, "HERMES_SIGNING_KEY": self.key,
+            "HERMES_REDIS_PREFIX": prefix, "HERMES_SERVICE_KEY": self.executor_key,
+            "HERMES_TRUSTED_KEYS": json.dumps({"guard": self.key.public_text}),
             "HERMES_ANKRA_BIN": str(self.wrapper), "ANKRA_API_TOKEN": self.token,
             "HERMES_EXEC_MAX_IN_FLIGHT": str(max_in_flight),
             "HERMES_LOG_LEVEL": "INFO",  # readiness shows as "service started"; each step logs one line
@@ -197,7 +199,7 @@ class Bench:
         order = ExecutionOrder(conversation_id="bench", correlation_id=f"bench-{i}", plan_id=f"bench-{i}",
                                steps=[step], requested_by="bench",
                                expires_at=utcnow() + timedelta(minutes=30))
-        return sign_order(order, self.key.encode())
+        return sign_order(order, self.key)
 
     def emulator_call_cost(self, calls: int = 5) -> dict[str, float]:
         """CPU and wall time of one `ankra cluster list -o json` (latency off): the per-order floor."""

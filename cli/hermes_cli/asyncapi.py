@@ -7,11 +7,14 @@ contract change shows up in review.
 
 from __future__ import annotations
 
+import json
+
 import yaml
 from faststream.specification import AsyncAPI
 from pydantic import SecretStr
 
 from hermes.settings import Settings
+from hermes.signing import generate_keys
 
 DESCRIPTION = (
     "Hermes's message bus (NATS JetStream). Other systems may publish a ChatMessage on "
@@ -27,9 +30,13 @@ def build_document() -> str:
     from hermes_guard.app import create_app as guard  # noqa: PLC0415
     from hermes_planner.app import create_app as planner  # noqa: PLC0415
 
-    settings = Settings(nats_url="nats://127.0.0.1:4222", api_token=SecretStr("x" * 24),
-                        signing_key=SecretStr("x" * 32))
-    brokers = [factory(settings, configure_logging=False).broker for factory in (gateway, planner, guard, executor)]
+    # Throw-away keys: the document depends on the subscribers, not on who signs.
+    private, public = generate_keys(("gateway", "planner", "guard", "executor"))
+    brokers = []
+    for name, factory in (("gateway", gateway), ("planner", planner), ("guard", guard), ("executor", executor)):
+        settings = Settings(nats_url="nats://127.0.0.1:4222", service_key=SecretStr(private[name]),
+                            trusted_keys=json.dumps(public))
+        brokers.append(factory(settings, configure_logging=False).broker)
     spec = AsyncAPI(*brokers, title="Hermes bus", version="1", description=DESCRIPTION)
     # Canonical form (sorted keys) so the snapshot does not depend on registration order.
     document = yaml.safe_load(spec.to_specification().to_yaml())

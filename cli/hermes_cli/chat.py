@@ -1,7 +1,8 @@
-"""`hermes chat`, `hermes approve` and `hermes reject`: talk to a running gateway.
+"""`hermes chat`, `hermes approve`, `hermes reject` and `hermes whoami`: talk to a running gateway.
 
 Where to connect: flags first, then HERMES_URL / HERMES_API_TOKEN, then what the running
-`hermes up` left in its state dir (up.json and api-token).
+`hermes up` left in its state dir (up.json and api-token). The token says who you are: your own
+(`hermes users add` prints it), else the local admin's `api-token`.
 """
 
 from __future__ import annotations
@@ -62,9 +63,9 @@ class TurnPrinter:
             self.console.print(renderable)
 
 
-async def _turn(client: GatewayClient, text: str, conversation_id: str | None, user: str | None,
+async def _turn(client: GatewayClient, text: str, conversation_id: str | None,
                 printer: TurnPrinter, timeout: float) -> tuple[str, Event]:
-    accepted = await client.send_message(text, conversation_id, user)
+    accepted = await client.send_message(text, conversation_id)
     final = await client.follow_turn(accepted["conversation_id"], accepted["correlation_id"],
                                      str(accepted.get("cursor", "0")), printer, timeout)
     return accepted["conversation_id"], final
@@ -74,14 +75,13 @@ def _exit_code(final: Event) -> int:
     return EXIT_TURN_FAILED if final.get("kind") == "error" else EXIT_OK
 
 
-def one_shot(conn: Connection, text: str, *, conversation_id: str | None, user: str | None,
-             as_json: bool, timeout: float, console: Console, err_console: Console) -> int:
+def one_shot(conn: Connection, text: str, *, conversation_id: str | None, as_json: bool, timeout: float, console: Console, err_console: Console) -> int:
     """Send one message, print the turn's events, return the exit code."""
     printer = TurnPrinter(console, as_json)
 
     async def go() -> tuple[str, Event]:
         async with GatewayClient(conn.url, conn.token) as client:
-            return await _turn(client, text, conversation_id, user, printer, timeout)
+            return await _turn(client, text, conversation_id, printer, timeout)
 
     try:
         conv, final = asyncio.run(go())
@@ -96,7 +96,7 @@ def one_shot(conn: Connection, text: str, *, conversation_id: str | None, user: 
     return _exit_code(final)
 
 
-def repl(conn: Connection, *, conversation_id: str | None, user: str | None, as_json: bool,
+def repl(conn: Connection, *, conversation_id: str | None, as_json: bool,
          timeout: float, console: Console, err_console: Console) -> int:
     """Read-eval-print loop: one conversation across turns; /quit or Ctrl-D leaves.
 
@@ -122,7 +122,7 @@ def repl(conn: Connection, *, conversation_id: str | None, user: str | None, as_
 
         async def go(message: str = text, conv: str | None = conversation_id) -> tuple[str, Event]:
             async with GatewayClient(conn.url, conn.token) as client:
-                return await _turn(client, message, conv, user, printer, timeout)
+                return await _turn(client, message, conv, printer, timeout)
 
         try:
             conv, final = asyncio.run(go())
@@ -144,14 +144,14 @@ def repl(conn: Connection, *, conversation_id: str | None, user: str | None, as_
     return last_code
 
 
-def decide(conn: Connection, approval_id: str, decision: str, *, user: str | None, follow: bool,
+def decide(conn: Connection, approval_id: str, decision: str, *, follow: bool,
            as_json: bool, timeout: float, console: Console, err_console: Console) -> int:
     """Approve or reject a pending approval; then show what happened (unless --no-wait)."""
     printer = TurnPrinter(console, as_json)
 
     async def go() -> tuple[dict, Event | None]:
         async with GatewayClient(conn.url, conn.token) as client:
-            accepted = await client.decide(approval_id, decision, user)
+            accepted = await client.decide(approval_id, decision)
             if not follow or not accepted.get("correlation_id") or not accepted.get("conversation_id"):
                 return accepted, None
             if not as_json:
@@ -174,3 +174,24 @@ def decide(conn: Connection, approval_id: str, decision: str, *, user: str | Non
             console.print(f"{done} of {approval_id} sent.", highlight=False)
         return EXIT_OK
     return _exit_code(final)
+
+
+def whoami(conn: Connection, *, as_json: bool, console: Console, err_console: Console) -> int:
+    """Print who the gateway takes the token for (`GET /v1/whoami`)."""
+
+    async def go() -> dict:
+        async with GatewayClient(conn.url, conn.token) as client:
+            return await client.whoami()
+
+    try:
+        me = asyncio.run(go())
+    except ClientFailure as err:
+        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        return err.exit_code
+    if as_json:
+        console.file.write(json.dumps(me, ensure_ascii=False) + "\n")
+        console.file.flush()
+        return EXIT_OK
+    roles = ", ".join(str(r) for r in me.get("roles") or []) or "no role"
+    console.print(f"{me.get('user')} ({roles}) at {conn.url}", markup=False, highlight=False, soft_wrap=True)
+    return EXIT_OK

@@ -1,4 +1,7 @@
-"""A small client of the gateway's HTTP API (aiohttp): send a message, follow a turn, decide.
+"""A small client of the gateway's HTTP API (aiohttp): send a message, follow a turn, decide, whoami.
+
+Who is asking comes from the bearer token alone (a personal token from `hermes users add`, or the
+local admin's `<state dir>/api-token`); no request body names a user.
 
 Every failure becomes a `ClientFailure` whose message a person can act on and whose
 `exit_code` the CLI returns: 2 when the gateway cannot be reached, 1 otherwise.
@@ -38,11 +41,13 @@ class GatewayUnreachable(ClientFailure):
 class Unauthorized(ClientFailure):
     def __init__(self, url: str, server_message: str, token_given: bool) -> None:
         if token_given:
-            hint = ("the API token was refused (wrong token?). Use the token of this gateway: "
-                    "--token, HERMES_API_TOKEN, or the `api-token` file in the state dir of `hermes up`.")
+            hint = ("the API token was refused (wrong, revoked or rotated?). Use your own token for this "
+                    "gateway: --token or HERMES_API_TOKEN (an admin makes one with `hermes users add` or "
+                    "`hermes users rotate`), or the local admin's `api-token` file in the state dir of `hermes up`.")
         else:
-            hint = ("no API token was sent. Pass --token, set HERMES_API_TOKEN, or run `hermes up`, "
-                    "which writes the local token to <state dir>/api-token.")
+            hint = ("no API token was sent. Pass your own token with --token or HERMES_API_TOKEN (an admin "
+                    "makes one with `hermes users add`), or run `hermes up`, which writes the local admin's "
+                    "token to <state dir>/api-token.")
         super().__init__(f"401 from {url}: {hint} (gateway said: {server_message})")
 
 
@@ -114,14 +119,15 @@ class GatewayClient:
     async def health(self) -> dict[str, Any]:
         return await self._request("GET", "/healthz")
 
-    async def send_message(self, text: str, conversation_id: str | None = None,
-                           user: str | None = None) -> dict[str, Any]:
+    async def whoami(self) -> dict[str, Any]:
+        """GET /v1/whoami → {user, roles, channel, at}: who the token belongs to."""
+        return await self._request("GET", "/v1/whoami")
+
+    async def send_message(self, text: str, conversation_id: str | None = None) -> dict[str, Any]:
         """POST /v1/messages → {message_id, conversation_id, correlation_id, cursor}."""
         body: dict[str, Any] = {"text": text}
         if conversation_id:
             body["conversation_id"] = conversation_id
-        if user:
-            body["user"] = user
         return await self._request("POST", "/v1/messages", json=body)
 
     async def events(self, conversation_id: str, cursor: str, wait: float) -> dict[str, Any]:
@@ -129,12 +135,9 @@ class GatewayClient:
         return await self._request("GET", f"/v1/conversations/{conversation_id}/events",
                                    params={"cursor": cursor, "wait": f"{wait:g}"}, read_timeout=wait + 15)
 
-    async def decide(self, approval_id: str, decision: str, user: str | None = None) -> dict[str, Any]:
-        """POST /v1/approvals/{id} with approve or reject."""
-        body: dict[str, Any] = {"decision": decision}
-        if user:
-            body["user"] = user
-        return await self._request("POST", f"/v1/approvals/{approval_id}", json=body)
+    async def decide(self, approval_id: str, decision: str) -> dict[str, Any]:
+        """POST /v1/approvals/{id} with approve or reject, as the token's user."""
+        return await self._request("POST", f"/v1/approvals/{approval_id}", json={"decision": decision})
 
     async def follow_turn(self, conversation_id: str, correlation_id: str, cursor: str,
                           on_event: Callable[[Event], None], timeout: float) -> Event:

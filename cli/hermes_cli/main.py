@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
-import os
 from importlib import metadata
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +14,7 @@ from rich.console import Console
 
 from hermes_cli import chat as chat_mod
 from hermes_cli import paths
+from hermes_cli.users import users_app
 
 SERVICES = ("gateway", "planner", "guard", "executor")
 
@@ -57,19 +57,10 @@ StateDirOption = Annotated[Path | None, typer.Option(
 UrlOption = Annotated[str | None, typer.Option(
     "--url", help="Gateway URL (default: HERMES_URL, else the running `hermes up`).")]
 TokenOption = Annotated[str | None, typer.Option(
-    "--token", help="API token (default: HERMES_API_TOKEN, else <state dir>/api-token).")]
-UserOption = Annotated[str | None, typer.Option("--user", help="Who is speaking (default: your login name).")]
+    "--token", help="Your personal API token, which says who you are (default: HERMES_API_TOKEN, else the "
+                    "local admin's <state dir>/api-token).")]
 TimeoutOption = Annotated[float, typer.Option("--timeout", min=1.0, help="Seconds to wait for the final reply.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the raw events, one JSON object per line.")]
-
-
-def _default_user(user: str | None) -> str | None:
-    if user:
-        return user
-    try:
-        return os.getlogin()
-    except OSError:
-        return os.environ.get("USER") or None
 
 
 @app.command()
@@ -97,14 +88,13 @@ def chat(
     as_json: JsonOption = False,
     url: UrlOption = None,
     token: TokenOption = None,
-    user: UserOption = None,
     timeout: TimeoutOption = 120.0,
     state_dir: StateDirOption = None,
 ) -> None:
     """Ask Hermes something and print its reply (no text: an interactive session)."""
     conn = chat_mod.resolve_connection(url, token, state_dir)
     console, err_console = _consoles()
-    kwargs = {"conversation_id": conversation, "user": _default_user(user), "as_json": as_json,
+    kwargs = {"conversation_id": conversation, "as_json": as_json,
               "timeout": timeout, "console": console, "err_console": err_console}
     message = " ".join(text or []).strip()
     if message:
@@ -114,11 +104,11 @@ def chat(
     raise typer.Exit(code)
 
 
-def _decide(decision: str, approval_id: str, url: str | None, token: str | None, user: str | None,
+def _decide(decision: str, approval_id: str, url: str | None, token: str | None,
             no_wait: bool, as_json: bool, timeout: float, state_dir: Path | None) -> None:
     conn = chat_mod.resolve_connection(url, token, state_dir)
     console, err_console = _consoles()
-    raise typer.Exit(chat_mod.decide(conn, approval_id, decision, user=_default_user(user), follow=not no_wait,
+    raise typer.Exit(chat_mod.decide(conn, approval_id, decision, follow=not no_wait,
                                      as_json=as_json, timeout=timeout, console=console,
                                      err_console=err_console))
 
@@ -129,21 +119,33 @@ NoWaitOption = Annotated[bool, typer.Option("--no-wait", help="Send the decision
 @app.command()
 def approve(
     approval_id: Annotated[str, typer.Argument(help="The approval id Hermes showed.")],
-    url: UrlOption = None, token: TokenOption = None, user: UserOption = None, no_wait: NoWaitOption = False,
+    url: UrlOption = None, token: TokenOption = None, no_wait: NoWaitOption = False,
     as_json: JsonOption = False, timeout: TimeoutOption = 120.0, state_dir: StateDirOption = None,
 ) -> None:
-    """Approve a pending plan; then show what it did."""
-    _decide("approve", approval_id, url, token, user, no_wait, as_json, timeout, state_dir)
+    """Approve a pending plan as yourself (the token's user); then show what it did."""
+    _decide("approve", approval_id, url, token, no_wait, as_json, timeout, state_dir)
 
 
 @app.command()
 def reject(
     approval_id: Annotated[str, typer.Argument(help="The approval id Hermes showed.")],
-    url: UrlOption = None, token: TokenOption = None, user: UserOption = None, no_wait: NoWaitOption = False,
+    url: UrlOption = None, token: TokenOption = None, no_wait: NoWaitOption = False,
     as_json: JsonOption = False, timeout: TimeoutOption = 120.0, state_dir: StateDirOption = None,
 ) -> None:
-    """Reject a pending plan: nothing of it runs."""
-    _decide("reject", approval_id, url, token, user, no_wait, as_json, timeout, state_dir)
+    """Reject a pending plan (or withdraw your own request): nothing of it runs."""
+    _decide("reject", approval_id, url, token, no_wait, as_json, timeout, state_dir)
+
+
+@app.command()
+def whoami(
+    url: UrlOption = None, token: TokenOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the gateway's answer as JSON.")] = False,
+    state_dir: StateDirOption = None,
+) -> None:
+    """Who the gateway takes you for: the user and roles of your token."""
+    conn = chat_mod.resolve_connection(url, token, state_dir)
+    console, err_console = _consoles()
+    raise typer.Exit(chat_mod.whoami(conn, as_json=as_json, console=console, err_console=err_console))
 
 
 config_app = typer.Typer(name="config", help="The configuration: hermes.json or an OpenClaw openclaw.json.",
@@ -154,6 +156,7 @@ channels_app = typer.Typer(name="channels", help="Slack, Telegram and Discord (d
 app.add_typer(config_app)
 app.add_typer(skills_app)
 app.add_typer(channels_app)
+app.add_typer(users_app)
 
 ConfigFileOption = Annotated[Path | None, typer.Option(
     "--file", "-f", help="The config file (default: HERMES_CONFIG, ~/.hermes/hermes.json, then "

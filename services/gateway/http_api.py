@@ -17,7 +17,7 @@ from importlib import resources
 from typing import Any
 
 from aiohttp import web
-from hermes.contracts import new_id
+from hermes.contracts import new_id, utcnow
 from hermes.stores.approvals import ApprovalView, PendingApproval
 from hermes_gateway.conversations import START, ConversationLog, UnknownConversation, message_event
 from hermes_gateway.intake import Intake
@@ -208,12 +208,8 @@ class HttpApi:
                 "text": f"Hermes could not queue your message: {err}", "final": True, "blocks": [],
                 "approval": None, "source": "gateway"})
             raise ApiError(503, f"the message bus is unavailable ({err}); try again shortly") from None
-        answer = {"message_id": message.id, "conversation_id": conversation_id,
-                  "correlation_id": message.id, "cursor": cursor_before}
-        if message.conversation_id != conversation_id:  # an answer to another conversation's approval
-            answer.update(conversation_id=message.conversation_id,
-                          cursor=await self.log.last_cursor(message.conversation_id))
-        return web.json_response(answer, status=202)
+        return web.json_response({"message_id": message.id, "conversation_id": conversation_id,
+                                  "correlation_id": message.id, "cursor": cursor_before}, status=202)
 
     async def get_events(self, request: web.Request) -> web.StreamResponse:
         conversation_id = request.match_info["conversation_id"]
@@ -268,6 +264,9 @@ class HttpApi:
             why = await self.approvals.outcome(approval_id) if _ID.match(approval_id) else None
             raise ApiError(404, f"no pending approval {approval_id!r}: "
                                 + (f"it {why}" if why else "it was already decided, expired, or never existed"))
+        if pending.expires_at <= utcnow():
+            raise ApiError(404, f"no pending approval {approval_id!r}: it expired at "
+                                f"{pending.expires_at:%H:%M:%S} UTC; nothing was run")
         conversation_id = pending.plan.conversation_id
         # Whoever may decide it, and whoever may see its conversation (the guard explains a refusal).
         if not (pending.may_decide(caller.user, caller.roles, decision)

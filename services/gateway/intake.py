@@ -26,16 +26,18 @@ class Intake:
                 waiting = await self.approvals.waiting_ids(conversation_id)
                 approval_id = waiting[0] if len(waiting) == 1 else None
             if approval_id is not None:  # several waiting or none: the planner says which, or that none
-                return await self.decision(caller, conversation_id, approval_id, answer.decision, message_id)
+                return await self.decision(caller, conversation_id, approval_id, answer.decision, message_id,
+                                           where_typed=True)
         message = ChatMessage(id=message_id, conversation_id=conversation_id, correlation_id=message_id,
                               text=text, user=caller.user, channel=caller.channel,
                               identity=self.people.stamp(caller, message_id, conversation_id))
         return message, subjects.CHAT_RECEIVED
 
     async def decision(self, caller: Caller, conversation_id: str, approval_id: str, decision: str,
-                       message_id: str) -> tuple[ApprovalDecision, str]:
-        """A decision on `approval_id`, on the approval's own conversation when it is still waiting."""
-        pending = await self.approvals.get(approval_id)
+                       message_id: str, *, where_typed: bool = False) -> tuple[ApprovalDecision, str]:
+        """A decision on `approval_id`: answered where it was typed (`where_typed`), else on the
+        approval's own conversation (a button, the approvals API) while it is still waiting."""
+        pending = None if where_typed else await self.approvals.get(approval_id)
         cid = pending.plan.conversation_id if pending is not None else conversation_id
         message = ApprovalDecision(id=message_id, conversation_id=cid, correlation_id=message_id,
                                    approval_id=approval_id, decision=decision, user=caller.user,

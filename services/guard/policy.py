@@ -182,12 +182,22 @@ _SEVERITY = {Verdict.RUN: 0, Verdict.APPROVAL: 1, Verdict.REFUSE: 2}
 
 
 def plan_problems(plan: Plan, profile: Profile, steps: list[StepDecision]) -> list[str]:
-    """Refusals that concern the plan as a whole: a build without its draft or bill of materials.
+    """Refusals that concern the plan as a whole: a build without its draft or bill of materials, a
+    step that reads a file the plan does not carry.
 
     Every build needs both, under every profile: Hermes never provisions anything before a person has
     seen the drafted architecture and its bill of materials (a profile's flags can only restate it).
+    A file argument (`cluster apply -f stack.yaml`) must name one of `plan.files`: those, and only
+    those, are what the executor writes into the run's directory and what this decision covers.
     """
     problems: list[str] = []
+    for s in steps:
+        for name in _file_arguments(s.command):
+            if name not in plan.files:
+                carried = ", ".join(sorted(plan.files)) or "none"
+                problems.append(f"`{catalog.display(s.step.argv)}` names a file the plan does not carry "
+                                f"({name!r}; the plan's files: {carried}); Hermes only reads files it wrote "
+                                "into the run's own directory, from the plan")
     builds = any(s.command is not None and s.command.key in _BUILD_COMMANDS for s in steps)
     if builds:
         if plan.architecture is None:
@@ -197,6 +207,17 @@ def plan_problems(plan: Plan, profile: Profile, steps: list[StepDecision]) -> li
             problems.append(f"a build needs a bill of materials first (profile “{profile.name}”); "
                             "this plan has none")
     return problems
+
+
+def _file_arguments(command: ParsedCommand | None) -> list[str]:
+    """The values of a parsed command's file arguments and flags (the catalog's PATH kind)."""
+    if command is None:
+        return []
+    names = [command.args[a.name] for a in command.spec.args
+             if a.kind is catalog.ArgKind.PATH and a.name in command.args]
+    names += [value for f in command.spec.flags
+              if f.kind is catalog.ArgKind.PATH and isinstance(value := command.flags.get(f.name), str)]
+    return names
 
 
 def decide(plan: Plan, profile: Profile, allowed: set[str] | None = None,

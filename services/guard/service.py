@@ -199,9 +199,9 @@ class Guard:
                  "platform_user": pending.platform_user}
         if decision.decision == "reject":
             await self.audit("approval.rejected", **audit, approved_by=[decider.user])
-            await self._reply(plan.conversation_id, decision.correlation_id,
-                              f"Rejected by {decider.user}. Nothing was run.", kind="answer",
-                              final=True, reply_id=f"guard-{decision.id}")
+            for cid in dict.fromkeys([plan.conversation_id, decision.conversation_id]):
+                await self._reply(cid, decision.correlation_id, f"Rejected by {decider.user}. Nothing was run.",
+                                  kind="answer", final=True, reply_id=f"guard-{decision.id}-{cid}")
             return
         # Decided again under the profile it was drafted under, so switching to a looser profile
         # meanwhile loosens nothing, and approval covers exactly the commands that were shown.
@@ -209,7 +209,7 @@ class Guard:
                                 await self._observed(plan))
         if verdict.verdict is policy.Verdict.REFUSE:
             await self.audit("approval.refused", **audit, reason="; ".join(verdict.reasons))
-            await self._refuse(plan.conversation_id, decision.correlation_id, verdict.reasons,
+            await self._refuse(decision.conversation_id, decision.correlation_id, verdict.reasons,
                                f"guard-{decision.id}")
             return
         approvers = [*pending.approved_by, decider.user]
@@ -217,6 +217,11 @@ class Guard:
         await self._reply(plan.conversation_id, decision.correlation_id,
                           f"Approved by {' and '.join(approvers)}. Running {len(plan.steps)} step(s)...",
                           kind="progress", final=False, reply_id=f"guard-{decision.id}-ack")
+        if decision.conversation_id != plan.conversation_id:  # typed in another conversation: answer there too
+            await self._reply(decision.conversation_id, decision.correlation_id,
+                              f"Approved {decision.approval_id}; it runs now, and its progress and result show "
+                              "in the conversation that asked for it.", kind="answer", final=True,
+                              reply_id=f"guard-{decision.id}-elsewhere")
         await self._dispatch(plan, verdict, approved_by=approvers, correlation_id=decision.correlation_id)
 
     # -- profiles -----------------------------------------------------------------------------

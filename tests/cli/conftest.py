@@ -1,7 +1,7 @@
 """A stand-in for the gateway's HTTP API, for testing the CLI's client side.
 
-It plays the documented API (messages, long-poll events, approvals, bearer auth, JSON errors)
-with scripted replies. The real end-to-end path is tested with the real services elsewhere
+It plays the documented API (messages, long-poll events, approvals, whoami, bearer auth, JSON
+errors, and the 400 for a body that names a `user`) with scripted replies. The real end-to-end path is tested with the real services elsewhere
 (tests/e2e and tests/cli/test_up_e2e.py); this fake only lets the client's rendering and error
 handling be tested quickly and deterministically.
 
@@ -25,6 +25,7 @@ from aiohttp import web
 from hermes import embedded
 
 TOKEN = "test-token-" + "x" * 20
+WHOAMI = {"user": "alice", "roles": ["operator", "approver"], "channel": "http", "at": "2025-01-01T00:00:00+00:00"}
 
 CLUSTERS_TABLE = {"type": "table", "title": "Clusters", "columns": ["NAME", "PROVIDER", "STATE", "WORKERS"],
                   "rows": [["staging-cluster", "hetzner", "running", "3"], ["production", "ovh", "running", "5"]]}
@@ -72,6 +73,13 @@ class FakeGateway:
         if header != f"Bearer {self.token}":
             raise _error(401, "invalid bearer token")
 
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        body = await request.json()
+        self.requests.append(("POST", request.path, body))
+        if "user" in body:  # as the real gateway: who you are comes from the token
+            raise _error(400, "field 'user' is not accepted: who you are comes from your bearer token")
+        return body
+
     async def _append(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
         assert self._changed is not None
         async with self._changed:
@@ -82,8 +90,7 @@ class FakeGateway:
 
     async def post_message(self, request: web.Request) -> web.Response:
         self._auth(request)
-        body = await request.json()
-        self.requests.append(("POST", request.path, body))
+        body = await self._body(request)
         conversation_id = body.get("conversation_id")
         if conversation_id is None:
             conversation_id = uuid.uuid4().hex
@@ -95,7 +102,7 @@ class FakeGateway:
         cid = uuid.uuid4().hex
         cursor = self.conversations[conversation_id][-1]["cursor"] if self.conversations[conversation_id] else "0"
         await self._append(conversation_id, [{"type": "message", "id": cid, "correlation_id": cid,
-                                              "text": body["text"], "user": body.get("user", "x")}])
+                                              "text": body["text"], "user": WHOAMI["user"]}])
         # Replies arrive after the 202, as they do from the real services.
         asyncio.get_running_loop().call_later(
             0.05, lambda: asyncio.ensure_future(self._append(conversation_id, script(body["text"], cid))))
@@ -126,8 +133,7 @@ class FakeGateway:
     async def post_approval(self, request: web.Request) -> web.Response:
         self._auth(request)
         approval_id = request.match_info["approval_id"]
-        body = await request.json()
-        self.requests.append(("POST", request.path, body))
+        body = await self._body(request)
         if approval_id != "apr-123":
             raise _error(404, f"no pending approval {approval_id!r}: it was already decided, expired, or never existed")
         conversation_id = next(iter(self.conversations), None) or uuid.uuid4().hex
@@ -147,12 +153,18 @@ class FakeGateway:
     async def healthz(self, _request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
+    async def whoami(self, request: web.Request) -> web.Response:
+        self._auth(request)
+        self.requests.append(("GET", request.path, {}))
+        return web.json_response(WHOAMI)
+
     def build(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/healthz", self.healthz)
         app.router.add_post("/v1/messages", self.post_message)
         app.router.add_get("/v1/conversations/{conversation_id}/events", self.get_events)
         app.router.add_post("/v1/approvals/{approval_id}", self.post_approval)
+        app.router.add_get("/v1/whoami", self.whoami)
         return app
 
 

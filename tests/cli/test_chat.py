@@ -1,4 +1,6 @@
-"""`hermes chat`, `approve` and `reject` against a stand-in gateway (see conftest.py)."""
+"""`hermes chat`, `approve`, `reject` and `whoami` against a stand-in gateway (see conftest.py).
+
+Who is speaking comes from the token alone: no command has --user, and no request body names a user."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from hermes import embedded
 from hermes_cli.main import app
 from typer.testing import CliRunner
 
-from .conftest import TOKEN, FakeGateway
+from .conftest import TOKEN, WHOAMI, FakeGateway
 
 runner = CliRunner()
 
@@ -32,11 +34,20 @@ def test_one_shot_prints_progress_and_the_table_and_exits_0(fake_gateway: FakeGa
     assert path == "/v1/messages" and body["text"] == "List my Ankra clusters"
 
 
-def test_words_without_quotes_make_one_message(fake_gateway: FakeGateway, clean_env: Path) -> None:
-    result = chat(fake_gateway, "List", "my", "Ankra", "clusters", "--user", "bob")
+def test_words_without_quotes_make_one_message_that_names_no_user(fake_gateway: FakeGateway,
+                                                                 clean_env: Path) -> None:
+    result = chat(fake_gateway, "List", "my", "Ankra", "clusters")
     assert result.exit_code == 0, result.output
     [(_, _, body)] = fake_gateway.requests
-    assert body == {"text": "List my Ankra clusters", "user": "bob"}
+    assert body == {"text": "List my Ankra clusters"}
+
+
+@pytest.mark.parametrize("command", [["chat", "hi"], ["approve", "apr-123"], ["reject", "apr-123"]])
+def test_there_is_no_user_option_any_more(fake_gateway: FakeGateway, clean_env: Path, command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--url", fake_gateway.url, "--token", TOKEN, "--user", "mallory"])
+    assert result.exit_code == 2, result.output
+    assert "--user" in result.output
+    assert fake_gateway.requests == [], "nothing is sent"
 
 
 def test_json_prints_the_turns_raw_events_one_per_line(fake_gateway: FakeGateway, clean_env: Path) -> None:
@@ -119,15 +130,14 @@ def test_an_approval_shows_commands_and_how_to_answer(fake_gateway: FakeGateway,
 
 def test_approve_and_reject_post_the_decision_and_show_the_outcome(fake_gateway: FakeGateway,
                                                                   clean_env: Path) -> None:
-    approved = runner.invoke(app, ["approve", "apr-123", "--url", fake_gateway.url, "--token", TOKEN,
-                                   "--user", "alice"])
+    approved = runner.invoke(app, ["approve", "apr-123", "--url", fake_gateway.url, "--token", TOKEN])
     assert approved.exit_code == 0, approved.output
     assert "Approved apr-123" in approved.output and "deleted" in approved.output
-    assert fake_gateway.requests[-1] == ("POST", "/v1/approvals/apr-123", {"decision": "approve", "user": "alice"})
+    assert fake_gateway.requests[-1] == ("POST", "/v1/approvals/apr-123", {"decision": "approve"})
     rejected = runner.invoke(app, ["reject", "apr-123", "--url", fake_gateway.url, "--token", TOKEN])
     assert rejected.exit_code == 0, rejected.output
     assert "Rejected: nothing was run." in rejected.output
-    assert fake_gateway.requests[-1][2]["decision"] == "reject"
+    assert fake_gateway.requests[-1] == ("POST", "/v1/approvals/apr-123", {"decision": "reject"})
     unknown = runner.invoke(app, ["approve", "apr-nope", "--url", fake_gateway.url, "--token", TOKEN])
     assert unknown.exit_code == 1 and "no pending approval 'apr-nope'" in unknown.output
 
@@ -141,6 +151,7 @@ def test_the_repl_keeps_one_conversation_and_sends_y_as_a_message(fake_gateway: 
     assert "You said: y" in result.output
     bodies = [body for _, path, body in fake_gateway.requests if path == "/v1/messages"]
     assert [b["text"] for b in bodies] == ["List my Ankra clusters", "delete the monitoring stack", "y"]
+    assert not [b for b in bodies if "user" in b]
     [conversation] = fake_gateway.conversations
     assert "conversation_id" not in bodies[0]
     assert bodies[1]["conversation_id"] == conversation and bodies[2]["conversation_id"] == conversation
@@ -150,3 +161,38 @@ def test_the_repl_ends_on_end_of_input(fake_gateway: FakeGateway, clean_env: Pat
     result = chat(fake_gateway, input="hello\n")
     assert result.exit_code == 0, result.output
     assert "You said: hello" in result.output
+
+
+def test_whoami_prints_the_tokens_user_and_roles(fake_gateway: FakeGateway, clean_env: Path) -> None:
+    result = runner.invoke(app, ["whoami", "--url", fake_gateway.url, "--token", TOKEN])
+    assert result.exit_code == 0, result.output
+    assert "alice (operator, approver)" in result.output and fake_gateway.url in result.output
+    assert fake_gateway.requests == [("GET", "/v1/whoami", {})]
+    as_json = runner.invoke(app, ["whoami", "--json", "--url", fake_gateway.url, "--token", TOKEN])
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.output) == WHOAMI
+
+
+def test_whoami_with_a_wrong_token_says_so(fake_gateway: FakeGateway, clean_env: Path) -> None:
+    result = runner.invoke(app, ["whoami", "--url", fake_gateway.url, "--token", "wrong"])
+    assert result.exit_code == 1, result.output
+    assert "token was refused" in result.output and "hermes users" in result.output
+
+
+def test_whoami_uses_the_local_admin_token_when_no_other_is_given(fake_gateway: FakeGateway,
+                                                                  clean_env: Path) -> None:
+    clean_env.mkdir(parents=True)
+    (clean_env / "up.json").write_text(json.dumps({"pid": 1, "url": fake_gateway.url}))
+    (clean_env / "api-token").write_text(TOKEN + "\n")
+    result = runner.invoke(app, ["whoami"])
+    assert result.exit_code == 0, result.output
+    assert "alice" in result.output
+
+
+def test_the_token_flag_beats_the_environment(fake_gateway: FakeGateway, clean_env: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HERMES_API_TOKEN", "someone-elses-token")
+    result = runner.invoke(app, ["whoami", "--url", fake_gateway.url, "--token", TOKEN])
+    assert result.exit_code == 0, result.output
+    refused = runner.invoke(app, ["whoami", "--url", fake_gateway.url])
+    assert refused.exit_code == 1 and "token was refused" in refused.output

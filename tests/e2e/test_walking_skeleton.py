@@ -3,6 +3,8 @@ HTTP → gateway → planner → guard → executor (the emulator as `ankra`) �
 
 from __future__ import annotations
 
+import base64
+
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +14,7 @@ import pytest
 
 from hermes import subjects
 from hermes.contracts import ChatMessage, ExecutionOrder, OrderStep, Plan, PlanStep, utcnow
-from hermes.signing import sign_order
+from hermes.signing import ServiceKey, sign_order
 
 from .conftest import HermesStack, running_hermes
 
@@ -148,12 +150,12 @@ async def test_forged_and_tampered_orders_are_refused_by_the_executor(hermes: He
                      risk="scale")
     forged = ExecutionOrder(conversation_id=cid, correlation_id="forged-1", plan_id="p-forged", steps=[step],
                             requested_by="mallory", expires_at=utcnow() + timedelta(minutes=5),
-                            signature="0" * 64)
+                            signature=base64.b64encode(b"0" * 64).decode())
     genuine = sign_order(ExecutionOrder(conversation_id=cid, correlation_id="tampered-1", plan_id="p-t",
                                         steps=[step.model_copy(update={"argv": ["cluster", "list"],
                                                                        "command": "cluster list"})],
                                         requested_by="alice", expires_at=utcnow() + timedelta(minutes=5)),
-                         hermes.signing_key.encode())
+                         ServiceKey.from_text("guard", hermes.keys["guard"]))
     tampered = genuine.model_copy(update={"steps": [step]})
     nc, js = await _bus(hermes)
     try:

@@ -7,11 +7,14 @@ from importlib import resources
 
 import jsonschema
 import yaml
-from openapi_spec_validator import validate
-
 from hermes.contracts import ApprovalPrompt, Reply, TableBlock, utcnow
+from hermes.keys import Keys
+from hermes.signing import ServiceKey
+from hermes.stores.users import UserDirectory
 from hermes_gateway.conversations import message_event, reply_event
 from hermes_gateway.http_api import HttpApi, build_http_app
+from hermes_gateway.people import People
+from openapi_spec_validator import validate
 
 
 def _document() -> dict:
@@ -23,8 +26,8 @@ def test_openapi_document_is_valid() -> None:
 
 
 def test_openapi_paths_are_the_routes_the_gateway_serves() -> None:
-    api = HttpApi(log=None, publish=None, approval_lookup=None, ready=None, long_poll_max=1, subjects_=None)
-    app = build_http_app(api, token="x" * 20)
+    api = HttpApi(None, None, None, None, None, 1)  # type: ignore[arg-type]
+    app = build_http_app(api, People(UserDirectory(None, Keys()), ServiceKey.generate("gateway")))  # type: ignore[arg-type]
     served = set()
     for route in app.router.routes():
         if route.method == "HEAD":
@@ -54,3 +57,40 @@ def test_events_the_gateway_writes_match_the_documented_schema() -> None:
         pass
     else:
         raise AssertionError("a non-boolean `final` must not validate")
+
+
+def _schema(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}", "components": _document()["components"]}
+
+
+def test_request_bodies_name_no_user_and_a_body_with_one_is_refused() -> None:
+    """Who asks comes from the bearer token: the request schemas have no `user`, and a body with one
+    does not validate (the gateway answers 400)."""
+    doc = _document()
+    for name in ("MessageIn", "DecisionIn"):
+        schema = doc["components"]["schemas"][name]
+        assert "user" not in schema["properties"], name
+    jsonschema.validate({"text": "hi", "conversation_id": "c1"}, _schema("MessageIn"))
+    jsonschema.validate({"decision": "approve"}, _schema("DecisionIn"))
+    for body, name in (({"text": "hi", "user": "bob"}, "MessageIn"), ({"decision": "approve", "user": "bob"}, "DecisionIn")):
+        try:
+            jsonschema.validate(body, _schema(name))
+        except jsonschema.ValidationError:
+            continue
+        raise AssertionError(f"{name} must not accept a `user`")
+    for path in ("/v1/messages", "/v1/approvals/{approval_id}"):
+        assert "400" in doc["paths"][path]["post"]["responses"], path
+
+
+def test_whoami_and_the_visibility_rules_are_documented() -> None:
+    doc = _document()
+    whoami = doc["paths"]["/v1/whoami"]["get"]
+    answer = whoami["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer == {"$ref": "#/components/schemas/WhoAmI"}
+    jsonschema.validate({"user": "alice", "roles": ["operator", "approver"], "channel": "http",
+                         "at": "2026-01-01T00:00:00+00:00"}, _schema("WhoAmI"))
+    for path, method in (("/v1/conversations/{conversation_id}/events", "get"), ("/v1/messages", "post"),
+                         ("/v1/approvals/{approval_id}", "post")):
+        assert "404" in doc["paths"][path][method]["responses"], path
+        assert "admin" in doc["paths"][path][method]["description"], path
+    assert "may decide" in doc["paths"]["/v1/approvals"]["get"]["description"]

@@ -1,15 +1,19 @@
 // Hermes web page: a client of the gateway's HTTP API (the same one `hermes chat` uses).
 // Every piece of data is put on the page as text (textContent), never as HTML.
+// Who you are comes from your personal token alone (GET /v1/whoami); no request names a user.
 "use strict";
 
-const KEYS = { token: "hermes.token", user: "hermes.user", conversation: "hermes.conversation" };
+const KEYS = { token: "hermes.token", conversation: "hermes.conversation" };
+const SIGN_IN_HINT = "Sign in with your personal token: an admin makes one with `hermes users add <you> --role …`; " +
+  "the local admin's token is in <state dir>/api-token (`hermes up` writes it).";
 const state = {
   token: sessionStorage.getItem(KEYS.token) || "",
-  user: localStorage.getItem(KEYS.user) || "web-user",
+  me: null,  // {user, roles, channel, at} once the token is accepted
   conversation: sessionStorage.getItem(KEYS.conversation) || null,
   cursor: "0",
   seen: new Set(),
   pollId: 0,
+  signInId: 0,
 };
 
 class ApiError extends Error {
@@ -35,7 +39,7 @@ function banner(message) {
 }
 
 async function api(method, path, body) {
-  if (!state.token) throw new ApiError(401, "Enter the API token first: `hermes up` writes it to <state dir>/api-token.");
+  if (!state.token) throw new ApiError(401, SIGN_IN_HINT);
   const headers = { Authorization: `Bearer ${state.token}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let resp;
@@ -47,8 +51,10 @@ async function api(method, path, body) {
   let data = null;
   try { data = await resp.json(); } catch (_err) { data = null; }
   if (resp.status === 401) {
-    throw new ApiError(401, "The API token was refused. Paste the token from <state dir>/api-token " +
-      "(`hermes up` writes it there; ~/.local/state/hermes/api-token by default).");
+    const why = (data && data.error) || "the gateway did not accept it";
+    const error = new ApiError(401, `The token was refused: ${why}`);
+    if (state.me) signedOut(error.message, { keepConversation: true });  // revoked or rotated meanwhile
+    throw error;
   }
   if (!resp.ok) throw new ApiError(resp.status, (data && data.error) || `The gateway answered ${resp.status}.`);
   return data;
@@ -77,15 +83,15 @@ function renderTable(block) {
   return table;
 }
 
-function decisionButtons(approvalId, statusNode) {
+function decisionButtons(approvalId, statusNode, { approve: canApprove = true, rejectLabel = "Reject" } = {}) {
   const approve = el("button", { class: "approve", type: "button", text: "Approve", "data-testid": `approve-${approvalId}` });
-  const reject = el("button", { class: "reject", type: "button", text: "Reject", "data-testid": `reject-${approvalId}` });
+  const reject = el("button", { class: "reject", type: "button", text: rejectLabel, "data-testid": `reject-${approvalId}` });
   const decide = async (decision) => {
     approve.disabled = reject.disabled = true;
     statusNode.className = "status";
     statusNode.textContent = decision === "approve" ? "Approving…" : "Rejecting…";
     try {
-      await api("POST", `/v1/approvals/${encodeURIComponent(approvalId)}`, { decision, user: state.user });
+      await api("POST", `/v1/approvals/${encodeURIComponent(approvalId)}`, { decision });
       statusNode.textContent = decision === "approve" ? "Approved: the result follows in the conversation." : "Rejected: nothing will run.";
       refreshPending();
     } catch (err) {
@@ -96,7 +102,7 @@ function decisionButtons(approvalId, statusNode) {
   };
   approve.addEventListener("click", () => decide("approve"));
   reject.addEventListener("click", () => decide("reject"));
-  return [approve, reject];
+  return canApprove ? [approve, reject] : [reject];
 }
 
 function renderApproval(approval, shownText) {
@@ -195,29 +201,59 @@ function startConversation(conversationId) {
 }
 
 async function send(text) {
-  const body = { text, user: state.user };
+  const body = { text };
   if (state.conversation) body.conversation_id = state.conversation;
   const sent = await api("POST", "/v1/messages", body);
   if (sent.conversation_id !== state.conversation) startConversation(sent.conversation_id);
 }
 
 // ---------------------------------------------------------------------------------------------
-// Pending approvals
+// Pending approvals: the gateway lists those you may decide, and your own requests
+
+function hasRole(role) {
+  const roles = (state.me && state.me.roles) || [];
+  return roles.includes(role) || roles.includes("admin");
+}
+
+// The guard's rule, to know which buttons to offer (the guard still decides, and says why not).
+function mayApprove(approval) {
+  if (!state.me || !hasRole("approver")) return false;
+  const me = state.me.user;
+  if (approval.two_person && approval.requested_by === me) return false;
+  if ((approval.approved_by || []).includes(me)) return false;
+  const approvers = approval.approvers || [];
+  return approvers.includes("*") || approvers.includes(me);
+}
+
+function clearPending() {
+  document.getElementById("pending-list").replaceChildren();
+  document.getElementById("pending-empty").hidden = false;
+}
 
 async function refreshPending() {
-  if (!state.token) return;
+  if (!state.me) return;
   let data;
   try { data = await api("GET", "/v1/approvals"); } catch (err) { if (err.status === 401) banner(err.message); return; }
+  if (!state.me) return;
   const list = document.getElementById("pending-list");
   const items = [];
   for (const approval of data.approvals || []) {
     const status = el("span", { class: "status" });
+    const canApprove = mayApprove(approval);
+    const mine = approval.requested_by === state.me.user;
+    const approved = approval.approved_by || [];
+    const notes = [];
+    if (approved.length) notes.push(`approved so far by ${approved.join(", ")}`);
+    if (mine && !canApprove) notes.push("your request: waiting for an approver");
     const item = el("li", { "data-testid": `pending-${approval.approval_id}` },
       el("div", { class: "text", text: approval.summary || approval.approval_id }),
       el("div", { class: "status", text: `${approval.approval_id} · ${approval.cluster || "no cluster"} · ` +
-        `asked by ${approval.requested_by} · expires ${new Date(approval.expires_at).toLocaleTimeString()}` }),
+        `asked by ${approval.requested_by} · expires ${new Date(approval.expires_at).toLocaleTimeString()}` +
+        (approval.two_person ? " · needs two approvers" : "") }),
+      notes.length ? el("div", { class: "status", "data-testid": "pending-note", text: notes.join("; ") }) : null,
       el("pre", { text: (approval.steps || []).map(commandLine).join("\n") }),
-      el("div", { class: "actions" }, ...decisionButtons(approval.approval_id, status), status));
+      el("div", { class: "actions" }, ...decisionButtons(approval.approval_id, status,
+        { approve: canApprove, rejectLabel: mine && !canApprove ? "Withdraw" : "Reject" }), status));
     items.push(item);
   }
   list.replaceChildren(...items);
@@ -225,28 +261,79 @@ async function refreshPending() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Signing in and out: the token is checked with GET /v1/whoami, and kept for this tab only
+
+function showAccount() {
+  const signedIn = Boolean(state.me);
+  document.getElementById("signin").hidden = signedIn;
+  document.getElementById("account").hidden = !signedIn;
+  const roles = signedIn ? (state.me.roles || []).join(", ") || "no role" : "";
+  document.getElementById("whoami").textContent = signedIn ? `Signed in as ${state.me.user} (${roles})` : "";
+}
+
+async function signIn(token) {
+  const attempt = ++state.signInId;
+  state.token = token;
+  state.me = null;
+  showAccount();
+  let me;
+  try {
+    me = await api("GET", "/v1/whoami");
+  } catch (err) {
+    if (attempt !== state.signInId) return;
+    if (err.status === 0) {  // the gateway is not reachable yet: try again with the same token
+      banner(err.message);
+      setTimeout(() => { if (attempt === state.signInId && !state.me) signIn(token); }, 3000);
+      return;
+    }
+    signedOut(err.status === 401 ? `${err.message} — ${SIGN_IN_HINT}` : err.message, { keepConversation: true });
+    return;
+  }
+  if (attempt !== state.signInId) return;
+  state.me = me;
+  sessionStorage.setItem(KEYS.token, token);
+  showAccount();
+  banner("");
+  startConversation(state.conversation);
+  refreshPending();
+}
+
+// Forget the token; `keepConversation` when the token was refused (a new one continues it).
+function signedOut(message, { keepConversation = false } = {}) {
+  state.signInId += 1;
+  state.token = "";
+  state.me = null;
+  sessionStorage.removeItem(KEYS.token);
+  const conversation = state.conversation;
+  startConversation(null);  // stops following, empties the log
+  if (keepConversation && conversation) {
+    state.conversation = conversation;
+    sessionStorage.setItem(KEYS.conversation, conversation);
+  }
+  clearPending();
+  document.getElementById("token").value = "";
+  showAccount();
+  banner(message);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Start
 
 function init() {
+  localStorage.removeItem("hermes.user");  // the old free-text name: who you are comes from the token
   const fragment = new URLSearchParams(location.hash.slice(1));
   if (fragment.get("token")) {  // never sent to the server; kept for this tab only
     state.token = fragment.get("token");
-    sessionStorage.setItem(KEYS.token, state.token);
     history.replaceState(null, "", location.pathname + location.search);
   }
   const token = document.getElementById("token");
-  const user = document.getElementById("user");
-  token.value = state.token;
-  user.value = state.user;
-  document.getElementById("settings").addEventListener("submit", (e) => {
+  document.getElementById("signin").addEventListener("submit", (e) => {
     e.preventDefault();
-    state.token = token.value.trim();
-    state.user = user.value.trim() || "web-user";
-    sessionStorage.setItem(KEYS.token, state.token);
-    localStorage.setItem(KEYS.user, state.user);
-    banner("");
-    startConversation(state.conversation);
-    refreshPending();
+    const value = token.value.trim();
+    if (value) signIn(value);
+  });
+  document.getElementById("sign-out").addEventListener("click", () => {
+    signedOut("Signed out: this tab no longer holds your token. " + SIGN_IN_HINT);
   });
   document.getElementById("new-conversation").addEventListener("click", () => startConversation(null));
   const text = document.getElementById("text");
@@ -270,9 +357,9 @@ function init() {
   text.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); composer.requestSubmit(); }
   });
-  if (!state.token) banner("Enter the API token: `hermes up` writes it to <state dir>/api-token.");
-  startConversation(state.conversation);
-  refreshPending();
+  showAccount();
+  if (state.token) signIn(state.token);
+  else banner(SIGN_IN_HINT);
   setInterval(refreshPending, 3000);
 }
 
