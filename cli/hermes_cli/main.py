@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import importlib
 import importlib.util
 from importlib import metadata
@@ -212,6 +213,46 @@ def audit(
     from hermes_cli import admin
 
     raise typer.Exit(admin.audit(nats_url, conversation, cluster, limit, as_json, state_dir, *_consoles()))
+
+
+@app.command()
+def bootstrap(
+    nats_url: Annotated[str | None, typer.Option(
+        "--nats-url", help="NATS server (default: HERMES_NATS_URL).")] = None,
+) -> None:
+    """Create (or bring up to date) every stream and durable consumer, as the `bootstrap` NATS user.
+
+    Services may not create streams; a deployment runs this once before them (the Helm chart's Job,
+    the compose `bootstrap` service). Credentials: HERMES_NATS_USER and HERMES_NATS_PASSWORD_FILE.
+    """
+    from hermes import bus
+    from hermes.settings import Settings
+
+    settings = Settings()
+    url = nats_url or settings.nats_url
+    password = settings.nats_password.get_secret_value() if settings.nats_password else None
+    try:
+        asyncio.run(bus.bootstrap(url, user=settings.nats_user, password=password))
+    except Exception as err:  # the message is for a person running a deployment step
+        Console(stderr=True).print(f"[bold red]error:[/] bootstrap of {url} failed: {err}", highlight=False,
+                                   soft_wrap=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"streams and consumers are in place on {url}")
+
+
+@app.command()
+def keys(
+    directory: Annotated[Path, typer.Argument(help="Where to write <service>.key (0600) and public-keys.json")],
+) -> None:
+    """Make each service's own Ed25519 key for a deployment, and the public keys every service is given.
+
+    Mount `<service>.key` into that service only (HERMES_SERVICE_KEY_FILE); give all of them
+    public-keys.json's content as HERMES_TRUSTED_KEYS. Existing key files are kept.
+    """
+    from hermes_cli.up import SERVICES as ALL, Vault
+
+    public = Vault(directory).service_keys(ALL)
+    typer.echo(f"keys of {', '.join(ALL)} in {directory}; HERMES_TRUSTED_KEYS={json.dumps(public)}")
 
 
 @app.command()
