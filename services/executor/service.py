@@ -25,7 +25,7 @@ from hermes.contracts import (
 )
 from hermes.runtime import ServiceRuntime
 from hermes.signing import OrderRejected, TrustedKeys, sign_model, verify_order
-from hermes_executor.ledger import Ledger
+from hermes.stores.ledger import Ledger
 from hermes_executor.runner import AnkraInvocation, SandboxLimits, become_subreaper, run_step
 
 Heartbeat = Callable[[], Awaitable[None]]

@@ -26,6 +26,8 @@ from hermes.contracts import (
 from hermes.profiles import Profile, is_looser
 from hermes.runtime import ServiceRuntime
 from hermes.signing import sign_model, sign_order
+from hermes.stores.ledger import LedgerView
+from hermes.stores.profiles import ProfileStore
 from hermes_guard import policy
 from hermes_guard.approvals import (
     ApprovalRefused,
@@ -80,7 +82,7 @@ class Guard:
                          bus_roles=self._bus_roles, claimed=claimed)
 
     async def active_profile_name(self, conversation_id: str) -> str:
-        return await self.rt.redis.get(self.rt.keys.profile(conversation_id)) or self.rules.config.default_profile
+        return await ProfileStore(self.rt.redis, self.rt.keys).active(conversation_id) or self.rules.config.default_profile
 
     async def profile_for(self, conversation_id: str, cluster: str | None) -> Profile:
         """The profile a plan runs under (never looser than its cluster's pinned minimum)."""
@@ -94,9 +96,9 @@ class Guard:
             ref = step.observed_from
             if ref is None:
                 continue
-            raw = await self.rt.redis.hget(self.rt.keys.ledger(ref.order_id, ref.step_id), "result")
-            if raw:
-                observed[step.step_id] = StepResult.model_validate_json(raw)
+            result = await LedgerView(self.rt.redis, self.rt.keys).result(ref.order_id, ref.step_id)
+            if result is not None:
+                observed[step.step_id] = result
         return observed
 
     # -- plans --------------------------------------------------------------------------------
@@ -253,8 +255,7 @@ class Guard:
             await self._reply(switch.conversation_id, switch.correlation_id, reason, kind="error", final=True,
                               reply_id=f"guard-{switch.id}")
             return
-        await self.rt.redis.set(self.rt.keys.profile(switch.conversation_id), switch.profile,
-                                ex=30 * 24 * 3600)
+        await ProfileStore(self.rt.redis, self.rt.keys).set_active(switch.conversation_id, switch.profile)
         await self.audit("profile.switched", **record, profile=switch.profile)
         await self._reply(switch.conversation_id, switch.correlation_id, policy.describe(profile),
                           kind="answer", final=True, reply_id=f"guard-{switch.id}")

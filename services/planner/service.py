@@ -16,10 +16,13 @@ from hermes.contracts import (
     ProfileSwitch,
     Reply,
     new_id,
+    utcnow,
 )
 from hermes.runtime import ServiceRuntime
 from hermes.settings import Settings
 from hermes.skills import SkillSet
+from hermes.stores.approvals import ApprovalView
+from hermes.stores.profiles import ProfileView
 from hermes_planner import designer, llm, rules
 from hermes_planner.memory import ConversationMemory
 from hermes_planner.render import render_result
@@ -82,6 +85,7 @@ class Planner:
         self.config = config
         self.profile_names = tuple(sorted(config.profiles))
         self.models = models
+        self._trusted = runtime.settings.trusted("guard")
 
     @property
     def memory(self) -> ConversationMemory:
@@ -98,9 +102,16 @@ class Planner:
         await self.memory.remember(message.conversation_id, "user", message.text, user=message.user)
         await self._act(turn, message.text, message.channel, allow_lookup=True)
 
+    async def _waiting_approvals(self, conversation_id: str) -> list[str]:
+        """The conversation's approvals still waiting (the guard's records, checked by its signature)."""
+        view = ApprovalView(self.rt.redis, self.rt.keys, self._trusted)
+        now = utcnow()
+        return [i for i in await view.pending_ids(conversation_id)
+                if (p := await view.get(i)) is not None and p.expires_at > now]
+
     async def _context(self, cid: str, state: ConversationState,
                        clusters: list[KnownCluster] | None) -> tuple[rules.RulesContext, list[str]]:
-        pending = await self.state.pending_approvals(cid)
+        pending = await self._waiting_approvals(cid)
         return rules.RulesContext(
             clusters=tuple(rules.ClusterFact(c.name, c.provider, c.id) for c in clusters)
             if clusters is not None else None,
@@ -165,7 +176,7 @@ class Planner:
 
     async def _model_for(self, conversation_id: str) -> str:
         """The model of the conversation's active profile."""
-        name = await self.rt.redis.get(self.rt.keys.profile(conversation_id)) or self.config.default_profile
+        name = await ProfileView(self.rt.redis, self.rt.keys).active(conversation_id) or self.config.default_profile
         profile = self.config.profiles.get(name) or self.config.profile()
         return profile.model
 

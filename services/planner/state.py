@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -70,18 +69,6 @@ class PlannerState:
     async def learn_clusters(self, clusters: list[KnownCluster]) -> None:
         await self._redis.set(self._keys.clusters(), json.dumps([c.model_dump() for c in clusters]),
                               ex=CLUSTERS_TTL_SECONDS)
-
-    async def pending_approvals(self, conversation_id: str) -> list[str]:
-        """Pending approval ids of the conversation (the guard keeps this set)."""
-        ids = sorted(await self._redis.smembers(self._keys.conversation_approvals(conversation_id)))
-        # The set may outlive an approval that expired: keep only those still waiting.
-        alive = []
-        now = datetime.now(UTC)
-        for approval_id in ids:
-            raw = await self._redis.get(self._keys.approval(approval_id))
-            if raw and datetime.fromisoformat(json.loads(raw)["expires_at"]) > now:
-                alive.append(approval_id)
-        return alive
 
     async def start_run(self, run: Run) -> None:
         await self._redis.set(self._keys.run(run.plan_id), run.model_dump_json(), ex=RUN_TTL_SECONDS)

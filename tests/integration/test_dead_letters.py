@@ -11,14 +11,15 @@ import pytest
 from hermes import subjects
 from hermes.contracts import DeadLetter, Reply
 from hermes.settings import Settings
-from hermes.signing import ServiceKey
+from hermes.signing import ServiceKey, generate_keys
 from hermes_planner.app import create_app as create_planner
 
 
 @pytest.fixture
 def settings(fresh_nats, redis_server, redis_prefix) -> Settings:
     return Settings(nats_url=fresh_nats.url, redis_url=redis_server.url, redis_prefix=redis_prefix,
-                    service_key=ServiceKey.generate("planner").private_text(), api_token="t" * 24)
+                    service_key=ServiceKey.generate("planner").private_text(),
+                        trusted_keys=json.dumps(generate_keys(["gateway", "guard"])[1]), api_token="t" * 24)
 
 
 async def _next(js, subject: str, stream: str, timeout: float = 15.0):

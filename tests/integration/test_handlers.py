@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from faststream.nats import TestNatsBroker
@@ -11,7 +12,7 @@ from hermes import bus, subjects
 from hermes.contracts import ChatMessage, ExecutionResult, Plan, Reply, StepResult
 from hermes.runtime import ServiceRuntime
 from hermes.settings import Settings
-from hermes.signing import ServiceKey
+from hermes.signing import ServiceKey, generate_keys
 from hermes.config import load_config
 from hermes_planner.service import Planner
 
@@ -20,7 +21,8 @@ from hermes_planner.service import Planner
 async def planner_runtime(request, fresh_nats, redis_server, redis_prefix):
     """A planner runtime whose broker is either FastStream's in-memory one or a real connection."""
     settings = Settings(nats_url=fresh_nats.url, redis_url=redis_server.url, redis_prefix=redis_prefix,
-                        service_key=ServiceKey.generate("planner").private_text())
+                        service_key=ServiceKey.generate("planner").private_text(),
+                        trusted_keys=json.dumps(generate_keys(["gateway", "guard"])[1]))
     rt = ServiceRuntime("planner", settings, configure_logging=False)
     planner = Planner(rt, load_config())
     seen: dict[str, asyncio.Queue] = {subjects.PLAN_PROPOSED: asyncio.Queue(), subjects.REPLY_CREATED: asyncio.Queue()}

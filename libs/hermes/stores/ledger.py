@@ -1,4 +1,5 @@
-"""The idempotency ledger: what each step of each order did, recorded around the run.
+"""The idempotency ledger: what each step of each order did, recorded around the run (the executor
+writes it; the guard reads recorded results through `LedgerView`, e.g. the count a scale starts from).
 
 `started` is written before a step runs and `finished` (with the redacted result) after, so after
 a crash or a redelivery the executor knows whether a step may have run. A finished step is never
@@ -17,10 +18,21 @@ from hermes.keys import Keys
 LEDGER_TTL_SECONDS = 7 * 24 * 3600
 
 
-class Ledger:
+class LedgerView:
+    """Read-only: a step's recorded result."""
+
     def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
+
+    async def result(self, order_id: str, step_id: str) -> StepResult | None:
+        """What a finished step did, as the executor recorded it; None if it has not finished."""
+        raw = await self._redis.hget(self._keys.ledger(order_id, step_id), "result")
+        return StepResult.model_validate_json(raw) if raw else None
+
+
+class Ledger(LedgerView):
+    """The executor's side."""
 
     async def accept_order(self, order_id: str) -> bool:
         """True the first time an order id is seen; False for a replay."""
