@@ -64,6 +64,8 @@ FROM runtime AS executor-emulator
 # The executor runs `ankra` with a scrubbed environment, so the emulator's state directory is baked
 # into a wrapper script; the state lives under the writable /var/lib/hermes.
 USER 0:0
+# bubblewrap: the executor runs `ankra` inside it whenever it can create namespaces here.
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap && rm -rf /var/lib/apt/lists/*
 RUN python -m ankra_emulator wrapper --state /var/lib/hermes/ankra-emulator --bin /opt/ankra/bin
 USER 1000:1000
 ENV HERMES_ANKRA_BIN=/opt/ankra/bin/ankra
@@ -73,7 +75,7 @@ ARG ANKRA_CLI_VERSION=latest
 ARG ANKRA_CLI_INSTALL_URL=https://github.com/ankraio/ankra-cli/releases/latest/download/install.sh
 USER 0:0
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl \
+ && apt-get install -y --no-install-recommends ca-certificates curl bubblewrap \
  && curl -fsSL "${ANKRA_CLI_INSTALL_URL}" -o /tmp/install-ankra.sh \
  && ANKRA_VERSION="${ANKRA_CLI_VERSION}" INSTALL_DIR=/usr/local/bin bash /tmp/install-ankra.sh \
  && rm -f /tmp/install-ankra.sh \

@@ -27,7 +27,7 @@ class ArgKind(StrEnum):
     NAME = "name"  # a cluster, stack, group, id or chart name
     INT = "int"
     TEXT = "text"  # free text, e.g. a question for Ankra AI
-    PATH = "path"  # a file the executor wrote (stack YAML)
+    PATH = "path"  # a file of the plan, by its plain name in the run's directory (the stack YAML)
     URL = "url"
     ISO_TIME = "iso-time"
 
@@ -194,10 +194,12 @@ _RESERVED_FLAGS = {"--yes", "-y", "--token", "--base-url", "--config", "--org", 
 _PATTERNS = {
     ArgKind.NAME: re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,252}$"),
     ArgKind.INT: re.compile(r"^(0|[1-9][0-9]{0,5})$"),
-    ArgKind.PATH: re.compile(r"^[A-Za-z0-9_./-]{1,1024}$"),
     ArgKind.URL: re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$"),
     ArgKind.ISO_TIME: re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9:.]+(Z|[+-][0-9:]+)?)?$"),
 }
+# A file argument names one of the plan's files, which the executor writes into the run's own
+# directory (the command's working directory): a plain name, never a path to anywhere else.
+PLAIN_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # Free text may hold punctuation, but not what a shell (or a terminal) would act on.
 _TEXT_FORBIDDEN = re.compile(r"[`$;|&<>\\\x00-\x1f\x7f]")
 
@@ -312,7 +314,29 @@ def _is_negative_number(token: str) -> bool:
     return token[1:].isdigit()
 
 
+def file_name_problem(value: str) -> str | None:
+    """What is wrong with `value` as a file argument (None: a plain file name of the run's directory)."""
+    if value.startswith("/"):
+        problem = "is an absolute path"
+    elif ".." in value:
+        problem = "contains `..`"
+    elif "/" in value or "\\" in value:
+        problem = "contains a directory separator"
+    elif not PLAIN_FILE_NAME.fullmatch(value):  # `$` alone would allow a trailing newline
+        problem = ("is not a plain file name (a letter or digit, then up to 127 letters, digits, "
+                   "`.`, `_` or `-`)")
+    else:
+        return None
+    return (f"{problem}: Hermes only reads files it wrote into the run's own directory, so name one of "
+            "the plan's files by its plain name (e.g. stack.yaml)")
+
+
 def _check_value(value: str, kind: ArgKind, what: str) -> None:
+    if kind is ArgKind.PATH:
+        problem = file_name_problem(value)
+        if problem:
+            raise CommandRefused(f"{what} {value!r} {problem}")
+        return
     if kind is ArgKind.TEXT:
         if not value.strip() or len(value) > 4000:
             raise CommandRefused(f"{what} must be 1–4000 characters of text")

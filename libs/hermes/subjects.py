@@ -44,6 +44,7 @@ def audit_subject(service: str) -> str:
     """The subject on which `service` (guard, executor) publishes its own audit records."""
     return f"{AUDIT}.{service}"
 
+
 PROFILE_SWITCH = f"{PREFIX}.profile.switch"
 """planner -> guard: a person asked to change the conversation's profile, `ProfileSwitch`."""
 
@@ -58,6 +59,114 @@ DEAD_LETTER = f"{PREFIX}.deadletter"
 def dead_letter_subject(original_subject: str) -> str:
     """The dead-letter subject for messages that arrived on `original_subject`."""
     return f"{DEAD_LETTER}.{original_subject.removeprefix(PREFIX + '.')}"
+
+
+# Who publishes and who consumes --------------------------------------------------------------
+# The flows above as data: `hermes.permissions` derives every NATS user's permissions from these
+# tables, so a service may publish exactly what it produces and consume exactly its own durables.
+GATEWAY, PLANNER, GUARD, EXECUTOR = "gateway", "planner", "guard", "executor"
+SERVICES: tuple[str, ...] = (GATEWAY, PLANNER, GUARD, EXECUTOR)
+INTEGRATION = "integration"
+"""Another system on the bus: it may start a turn (publish `CHAT_RECEIVED`) and do nothing else."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """A subject and the parties allowed to publish on it (services, or `INTEGRATION`).
+
+    Who consumes it is in `CONSUMERS` (a service, through a durable of its own); a subject nobody
+    consumes (the audit subjects) is read by operators only (`hermes audit`).
+    """
+
+    subject: str
+    producers: tuple[str, ...]
+    description: str = ""
+
+
+ROUTES: tuple[Route, ...] = (
+    Route(CHAT_RECEIVED, (GATEWAY, INTEGRATION), "a person's message; other systems enter the bus here"),
+    Route(PLAN_PROPOSED, (PLANNER,), "the planner's plan for the guard"),
+    Route(PROFILE_SWITCH, (PLANNER,), "a requested profile change for the guard"),
+    Route(APPROVAL_DECIDED, (GATEWAY,), "a person's decision (chat \"y\"/\"n\"/\"approve <id>\", the web page, a button)"),
+    Route(EXEC_ORDER, (GUARD,), "a signed order: only the guard"),
+    Route(EXEC_RESULT, (EXECUTOR,), "an order's result: only the executor"),
+    Route(REPLY_CREATED, (GATEWAY, PLANNER, GUARD, EXECUTOR), "anything to show in the conversation"),
+    Route(DELIVERY_REQUESTED, (GATEWAY,), "the gateway's outbox"),
+    Route(audit_subject(GUARD), (GUARD,), "the guard's audit records"),
+    Route(audit_subject(EXECUTOR), (EXECUTOR,), "the executor's audit records"),
+)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A durable pull consumer: its name, stream, the one subject it filters and the service it serves.
+
+    Created by the bootstrap (`hermes.bus.bootstrap`) with the configuration FastStream would use, so
+    a service needs only to look it up, never to create it.
+    """
+
+    durable: str
+    stream: str
+    subject: str
+    service: str
+    ack_wait_seconds: float | None = None  # None: JetStream's default (30 s)
+
+
+# Durable consumer names ----------------------------------------------------------------------
+PLANNER_CHAT_DURABLE = "planner-chat"
+PLANNER_RESULTS_DURABLE = "planner-results"
+GUARD_PLANS_DURABLE = "guard-plans"
+GUARD_APPROVALS_DURABLE = "guard-approvals"
+GUARD_PROFILES_DURABLE = "guard-profiles"
+EXECUTOR_ORDERS_DURABLE = "executor-orders"
+GATEWAY_REPLIES_DURABLE = "gateway-replies"
+GATEWAY_DELIVERY_DURABLE = "gateway-delivery"
+
+EXEC_ACK_WAIT_SECONDS = 60.0
+"""The executor consumer's ack wait unless HERMES_EXEC_ACK_WAIT_SECONDS says otherwise (the bootstrap
+uses the setting, so that the executor, which may not update its consumer, finds it as it wants it)."""
+
+CONSUMERS: tuple[ConsumerSpec, ...] = (
+    ConsumerSpec(PLANNER_CHAT_DURABLE, "HERMES_CHAT", CHAT_RECEIVED, PLANNER),
+    ConsumerSpec(PLANNER_RESULTS_DURABLE, "HERMES_RESULTS", EXEC_RESULT, PLANNER),
+    ConsumerSpec(GUARD_PLANS_DURABLE, "HERMES_PLANS", PLAN_PROPOSED, GUARD),
+    ConsumerSpec(GUARD_APPROVALS_DURABLE, "HERMES_PLANS", APPROVAL_DECIDED, GUARD),
+    ConsumerSpec(GUARD_PROFILES_DURABLE, "HERMES_PLANS", PROFILE_SWITCH, GUARD),
+    ConsumerSpec(EXECUTOR_ORDERS_DURABLE, "HERMES_EXEC", EXEC_ORDER, EXECUTOR,
+                 ack_wait_seconds=EXEC_ACK_WAIT_SECONDS),
+    ConsumerSpec(GATEWAY_REPLIES_DURABLE, "HERMES_REPLIES", REPLY_CREATED, GATEWAY),
+    ConsumerSpec(GATEWAY_DELIVERY_DURABLE, "HERMES_DELIVERY", DELIVERY_REQUESTED, GATEWAY),
+)
+
+
+def _durables(stream: str) -> list[str]:
+    return [c.durable for c in CONSUMERS if c.stream == stream]
+
+
+def producers_of(subject: str) -> tuple[str, ...]:
+    """Who may publish `subject` (empty for a subject of no route)."""
+    return next((r.producers for r in ROUTES if r.subject == subject), ())
+
+
+def published_by(party: str) -> tuple[str, ...]:
+    """The subjects `party` (a service or `INTEGRATION`) publishes, in `ROUTES` order."""
+    return tuple(r.subject for r in ROUTES if party in r.producers)
+
+
+def consumers_of(subject: str) -> tuple[ConsumerSpec, ...]:
+    """The durables that consume `subject`."""
+    return tuple(c for c in CONSUMERS if c.subject == subject)
+
+
+def consumed_by(service: str) -> tuple[ConsumerSpec, ...]:
+    """The durables of `service`."""
+    return tuple(c for c in CONSUMERS if c.service == service)
+
+
+def dead_letters_of(service: str) -> tuple[str, ...]:
+    """The dead-letter subjects `service` may publish: one per subject it consumes (its middleware
+    dead-letters a message it could not accept under that message's own subject)."""
+    return tuple(dict.fromkeys(dead_letter_subject(c.subject) for c in consumed_by(service)))
 
 
 # Streams -------------------------------------------------------------------------------------
@@ -80,31 +189,31 @@ CHAT_STREAM = StreamSpec(
     name="HERMES_CHAT",
     subjects=[CHAT_RECEIVED],
     description="Inbound chat messages waiting for the planner",
-    durables=["planner-chat"],
+    durables=_durables("HERMES_CHAT"),
 )
 PLAN_STREAM = StreamSpec(
     name="HERMES_PLANS",
     subjects=[PLAN_PROPOSED, APPROVAL_DECIDED, PROFILE_SWITCH],
     description="Plans, approval decisions and profile switches waiting for the guard",
-    durables=["guard-plans", "guard-approvals", "guard-profiles"],
+    durables=_durables("HERMES_PLANS"),
 )
 EXEC_STREAM = StreamSpec(
     name="HERMES_EXEC",
     subjects=[EXEC_ORDER],
     description="Signed execution orders, shared by every executor replica",
-    durables=["executor-orders"],
+    durables=_durables("HERMES_EXEC"),
 )
 RESULT_STREAM = StreamSpec(
     name="HERMES_RESULTS",
     subjects=[EXEC_RESULT],
     description="Execution results waiting for the planner",
-    durables=["planner-results"],
+    durables=_durables("HERMES_RESULTS"),
 )
 REPLY_STREAM = StreamSpec(
     name="HERMES_REPLIES",
     subjects=[REPLY_CREATED],
     description="Replies (approval requests included) waiting for the gateway",
-    durables=["gateway-replies"],
+    durables=_durables("HERMES_REPLIES"),
     # Replies carry their own time-to-live; the stream keeps them no longer than a day.
     max_age_seconds=24 * 3600,
 )
@@ -112,7 +221,7 @@ DELIVERY_STREAM = StreamSpec(
     name="HERMES_DELIVERY",
     subjects=[DELIVERY_REQUESTED],
     description="Replies waiting to be sent to Slack, Telegram or Discord (the gateway's outbox)",
-    durables=["gateway-delivery"],
+    durables=_durables("HERMES_DELIVERY"),
     max_age_seconds=24 * 3600,
 )
 DEAD_LETTER_STREAM = StreamSpec(
@@ -141,16 +250,6 @@ STREAMS: tuple[StreamSpec, ...] = (
     DEAD_LETTER_STREAM,
     AUDIT_STREAM,
 )
-
-# Durable consumer names ----------------------------------------------------------------------
-PLANNER_CHAT_DURABLE = "planner-chat"
-PLANNER_RESULTS_DURABLE = "planner-results"
-GUARD_PLANS_DURABLE = "guard-plans"
-GUARD_APPROVALS_DURABLE = "guard-approvals"
-GUARD_PROFILES_DURABLE = "guard-profiles"
-EXECUTOR_ORDERS_DURABLE = "executor-orders"
-GATEWAY_REPLIES_DURABLE = "gateway-replies"
-GATEWAY_DELIVERY_DURABLE = "gateway-delivery"
 
 
 def stream_for(subject: str) -> StreamSpec:

@@ -1,30 +1,64 @@
 """Runs one `ankra` command in a sandbox: argv only, never a shell.
 
-- stdin is closed, so a `[y/N]` prompt reads EOF and cancels instead of hanging;
-- a fresh HOME and `--config` per run, so no saved token or selection leaks between runs;
-- the environment is PATH, HOME and the Ankra token and base URL, nothing else;
-- a timeout kills the whole process group; output is capped; CPU, memory, file size and
-  process limits apply where the OS allows;
-- `-o json` is added where the command has it, `--yes` only to approved prompting steps.
+Every run:
+- gets stdin closed, so a `[y/N]` prompt reads EOF and cancels instead of hanging;
+- gets a fresh run directory as its working directory, with `--config` inside it (no saved token or
+  selection leaks between runs); the plan's files are written there, and a file argument may only name
+  one of them by its plain name (the catalog refuses any path);
+- sees an environment of PATH, HOME, the Ankra token and base URL and a random per-run marker
+  (HERMES_SANDBOX_RUN), nothing else;
+- has its output capped, and CPU, memory, file size and process limits where the OS allows;
+- gets `-o json` where the command has it, and `--yes` only on an approved prompting step.
+
+Nothing a step starts outlives it. When the command exits (after a short drain of its output), times out
+or its task is cancelled, every descendant is killed (SIGKILL, repeated until none is left): the command's
+process tree, anything still in its session, anything carrying the run's marker in its environment or
+holding the run's output pipes, and - once the executor is a child subreaper (`become_subreaper`, called
+at start-up) - any orphan re-parented to the executor during the run that carries no other live run's
+marker (a `setsid`, double-forked, environment-scrubbing daemon included). A descendant that keeps stdout
+open therefore holds a step neither past its timeout nor past the command's own exit.
+
+With bubblewrap (`SandboxLimits.bwrap`: None = whenever `bwrap` is installed and works here, probed once;
+True = required, nothing runs without it; False = off) the command also runs:
+- in a PID namespace of its own, with its own /proc: it sees no process outside its sandbox, so neither
+  the executor's environment nor its memory; when the namespace's init dies, the kernel kills all in it;
+- on an empty, read-only root where only what a program needs is mounted, read-only: /usr and the
+  /bin, /sbin and /lib* directories, a few files of /etc (CA certificates, name resolution, passwd and
+  group - never shadow or /etc/ssl/private -, the linker cache), the executor's own Python (the prefix
+  the Ankra emulator's wrapper runs on, and the emulator's package) and the directory of the `ankra`
+  binary (only the file, when that directory is /, HOME or the temp directory). The state directory
+  (signing key, stores) and the rest of the disk are not there at all;
+- with HOME and /tmp fresh, empty and private (tmpfs); the run directory and `bwrap_writable` (the
+  emulator's state, which `hermes up` declares) are the only places it can write that outlive it;
+- with no capabilities (even when the executor runs as root), in a new session (no TIOCSTI into a
+  terminal), with every namespace but the network unshared (ankra talks to the Ankra API, so Redis and
+  NATS stay reachable on the network: their credentials, not the sandbox, keep them closed), and the
+  sandbox dies with the executor.
+Without bubblewrap the command runs as the executor's user with the executor's view of the disk; in the
+automatic mode the executor says so once in its log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import functools
+import importlib.util
 import json
 import os
-import re
 import resource
 import secrets
 import shutil
 import signal
+import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hermes import catalog
 from hermes.contracts import OrderStep, StepResult
+from hermes.logs import get_logger
 from hermes.redaction import Redactor
 
 EXIT_HINTS = {
@@ -36,6 +70,13 @@ EXIT_HINTS = {
     7: "permission denied by Ankra (RBAC): ask an organisation admin to change the token's role",
 }
 
+RUN_MARKER = "HERMES_SANDBOX_RUN"  # in every run's environment: descendants inherit it
+SANDBOX_HOME = "/home/ankra"  # HOME inside bubblewrap: an empty tmpfs
+DRAIN_SECONDS = 1.0  # after the command exits, how long its pipes may still be drained
+SWEEP_SECONDS = 5.0  # how long the executor keeps killing a step's descendants before it gives up
+
+_log = get_logger("hermes.executor.sandbox")
+
 
 @dataclass(frozen=True)
 class SandboxLimits:
@@ -45,28 +86,230 @@ class SandboxLimits:
     memory_bytes: int = 2 * 1024**3
     file_size_bytes: int = 64 * 1024**2
     max_processes: int = 512
-    bwrap: bool = False  # isolate with bubblewrap: read-only root, private /tmp, own namespaces
-    bwrap_writable: tuple[str, ...] = ()
+    # Isolate with bubblewrap: None = whenever it is installed and works here, True = required, False = off.
+    bwrap: bool | None = None
+    bwrap_writable: tuple[str, ...] = ()  # extra paths the sandbox may write (the emulator's state)
 
 
 class IsolationUnavailable(RuntimeError):
-    """Bubblewrap isolation is enabled but cannot be used."""
+    """Bubblewrap isolation is required but cannot be used."""
 
 
-def bwrap_prefix(home: str, writable: tuple[str, ...] = ()) -> list[str]:
-    """The bubblewrap command that wraps an `ankra` run: the whole filesystem read-only (/tmp too),
-    the run's HOME (and `writable`) the only writable places, every namespace unshared but the network
-    (ankra talks to the Ankra API), and the sandbox dies with its parent."""
+# -- subreaper ----------------------------------------------------------------------------------
+PR_SET_CHILD_SUBREAPER = 36
+PR_GET_CHILD_SUBREAPER = 37
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """The C library, loaded once (never through `find_library`, which would start a child process)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    for name in (None, "libc.so.6"):  # None: the symbols the interpreter is already linked with
+        with contextlib.suppress(OSError):
+            libc = ctypes.CDLL(name, use_errno=True)
+            if hasattr(libc, "prctl"):
+                return libc
+    return None
+
+
+def become_subreaper() -> bool:
+    """prctl(PR_SET_CHILD_SUBREAPER): a descendant orphaned by its parent (a `setsid`, double-forked
+    daemon) is re-parented to this process instead of init, so the runner can still find and kill it.
+    Call once at start-up. Linux only; False elsewhere or when refused."""
+    libc = _libc()
+    if libc is None:
+        return False
+    try:
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except AttributeError:
+        return False
+
+
+def _is_subreaper() -> bool:
+    libc = _libc()
+    if libc is None:
+        return False
+    flag = ctypes.c_int(0)
+    try:
+        return libc.prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0) == 0 and flag.value != 0
+    except AttributeError:
+        return False
+
+
+# -- bubblewrap ---------------------------------------------------------------------------------
+_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# What of /etc a CLI needs: CA certificates (not /etc/ssl/private), name resolution, users and groups
+# (no shadow), the dynamic linker's cache, Debian's alternatives (symlinks into /usr).
+_ETC_FILES = (
+    "/etc/ssl/certs", "/etc/ssl/openssl.cnf", "/etc/ssl/cert.pem", "/etc/pki/tls/certs",
+    "/etc/pki/ca-trust/extracted", "/etc/ca-certificates", "/etc/ca-certificates.conf",
+    "/etc/resolv.conf", "/etc/hosts", "/etc/host.conf", "/etc/nsswitch.conf", "/etc/gai.conf",
+    "/etc/services", "/etc/protocols", "/etc/localtime", "/etc/passwd", "/etc/group",
+    "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
+)
+
+
+def _inside(path: str, parent: str) -> bool:
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def _python_roots() -> list[str]:
+    """The executor's own Python (the emulator's wrapper runs on it): its prefixes and the directory
+    the `ankra_emulator` package is imported from."""
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    with contextlib.suppress(ImportError, ValueError):
+        spec = importlib.util.find_spec("ankra_emulator")
+        if spec is not None and spec.origin:
+            roots.add(os.path.dirname(os.path.dirname(spec.origin)))
+    return [os.path.realpath(r) for r in roots if r]
+
+
+def _too_wide(path: str) -> bool:
+    """A directory never mounted whole: /, HOME (which holds the default state directory) or the temp
+    directory (which holds the run directories), or anything above them."""
+    wide = ("/", os.path.realpath(os.path.expanduser("~")), os.path.realpath(tempfile.gettempdir()))
+    return any(_inside(w, path) for w in wide)
+
+
+def _program_dir(program: str) -> str:
+    """What to mount of the binary: its directory, or only the file when the directory is too wide."""
+    directory = os.path.dirname(program)
+    return program if _too_wide(directory) else directory
+
+
+def bwrap_prefix(bwrap: str, run_dir: str, program: str, writable: tuple[str, ...] = (), *,
+                 tmpfs_size: int | None = None) -> list[str]:
+    """The bubblewrap command that wraps one `ankra` run (`program`, a resolved real path).
+
+    The new root is empty: system directories, a few files of /etc, the executor's Python and the
+    binary's directory are mounted read-only; /proc is the new PID namespace's own; HOME and /tmp are
+    empty tmpfs; the run directory (and `writable`) the only writable mounts. Mounts are ordered
+    outermost first, so a writable directory inside a read-only or tmpfs one stays writable."""
+    mounts: dict[str, tuple[int, list[str]]] = {}  # destination -> (priority, options)
+
+    def put(dest: str, priority: int, options: list[str]) -> None:
+        if dest not in mounts or mounts[dest][0] < priority:
+            mounts[dest] = (priority, options)
+
+    sized = ["--size", str(tmpfs_size)] if tmpfs_size else []
+    for path in _SYSTEM_DIRS:
+        if os.path.islink(path):
+            put(path, 1, ["--symlink", os.readlink(path), path])
+        elif os.path.isdir(path):
+            put(path, 1, ["--ro-bind", path, path])
+    for path in _ETC_FILES:
+        put(path, 0, ["--ro-bind-try", path, path])
+    read_only = [*_python_roots(), _program_dir(program)]
+    read_write = [os.path.realpath(p) for p in (run_dir, *writable)]
+    for path in read_only:
+        if os.path.exists(path) and (path == program or not _too_wide(path)):
+            put(path, 1, ["--ro-bind", path, path])
+    put("/tmp", 2, [*sized, "--tmpfs", "/tmp"])
+    put(SANDBOX_HOME, 2, [*sized, "--tmpfs", SANDBOX_HOME])
+    for path in read_write:
+        if os.path.exists(path) and path != "/":
+            put(path, 3, ["--bind", path, path])
+    read_only_dests = [d for d, (prio, _) in mounts.items() if prio == 1]
+    argv = [bwrap, "--unshare-all", "--share-net", "--die-with-parent", "--new-session"]
+    if os.geteuid() == 0:
+        argv += ["--cap-drop", "ALL"]  # as root, bwrap would otherwise keep every capability
+    argv += ["--proc", "/proc", "--dev", "/dev"]
+    for dest in sorted(mounts, key=lambda d: (d.count("/"), d)):
+        priority, options = mounts[dest]
+        covered = priority <= 1 and any(other != dest and _inside(dest, other) for other in read_only_dests)
+        under_writable = any(_inside(dest, w) and dest != w for w in read_write)
+        if covered and not under_writable and options[0] != "--symlink":
+            continue  # already visible, read-only, through a mount further out
+        argv += options
+    # the empty root itself (and the mount points made in it) read-only too; the mounts keep their own mode
+    return argv + ["--remount-ro", "/", "--chdir", run_dir, "--"]
+
+
+@dataclass(frozen=True)
+class _Probe:
+    problem: str | None  # None: bubblewrap works here
+    tmpfs_size: bool  # this bwrap knows `--size`
+
+
+_probes: dict[str, _Probe] = {}
+_said_unsandboxed = False
+
+
+async def _output(argv: list[str], cwd: str | None = None, timeout: float = 15.0) -> tuple[int | None, str]:
+    """Run a helper command (the probe); its exit code and output. Counted among the runner's own
+    children, so no other run's sweep takes it for an orphan."""
+    global _spawning
+    _spawning += 1
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, cwd=cwd, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+        _started.add(proc.pid)
+    except OSError as err:
+        return None, str(err)
+    finally:
+        _spawning -= 1
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        return None, f"no answer within {timeout:g}s"
+    finally:
+        _forget_when_reaped(proc)
+    return proc.returncode, out.decode("utf-8", "replace")
+
+
+async def _probe(bwrap: str) -> _Probe:
+    """Whether `bwrap` can build the sandbox here (namespaces allowed, mounts possible); asked once."""
+    cached = _probes.get(bwrap)
+    if cached is not None:
+        return cached
+    _code, usage = await _output([bwrap, "--help"])
+    sized = "--size" in usage
+    program = os.path.realpath(shutil.which("true") or "/bin/true")
+    scratch = os.path.realpath(tempfile.mkdtemp(prefix="hermes-bwrap-probe-"))
+    try:
+        code, text = await _output(bwrap_prefix(bwrap, scratch, program, tmpfs_size=1 << 20 if sized else None)
+                                   + [program], cwd=scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    problem = None
+    if code != 0:
+        last = text.strip().splitlines()[-1] if text.strip() else f"exit code {code}"
+        problem = f"`{bwrap}` cannot build its sandbox here ({last})"
+    result = _Probe(problem, sized)
+    _probes[bwrap] = result
+    return result
+
+
+async def _isolation(limits: SandboxLimits) -> tuple[str, _Probe] | None:
+    """The bubblewrap to use for this run, or None to run without it. Raises IsolationUnavailable when
+    bubblewrap is required and unusable."""
+    global _said_unsandboxed
+    if limits.bwrap is False:
+        return None
     binary = shutil.which("bwrap")
     if binary is None:
-        raise IsolationUnavailable("HERMES_EXEC_BWRAP is on but `bwrap` is not installed "
-                                   "(Debian: apt-get install bubblewrap), so nothing was run")
-    argv = [binary, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    for path in (home, *writable):
-        argv += ["--bind", path, path]
-    return argv + ["--unshare-all", "--share-net", "--die-with-parent", "--new-session", "--chdir", home, "--"]
+        problem = "`bwrap` is not installed (Debian: apt-get install bubblewrap)"
+    else:
+        probe = await _probe(binary)
+        if probe.problem is None:
+            return binary, probe
+        problem = probe.problem
+    if limits.bwrap:
+        raise IsolationUnavailable(f"HERMES_EXEC_BWRAP is on but {problem}, so nothing was run")
+    if not _said_unsandboxed:
+        _said_unsandboxed = True
+        _log.warning("ankra runs without bubblewrap isolation", reason=problem,
+                     hint="install bubblewrap where it can create namespaces, or set HERMES_EXEC_BWRAP=false "
+                          "to run without it deliberately")
+    return None
 
 
+# -- the command --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AnkraInvocation:
     """What the runner needs to start `ankra`."""
@@ -104,24 +347,200 @@ def _limit_resources(limits: SandboxLimits) -> None:
             resource.setrlimit(kind, (value, value))
 
 
-async def _read_capped(stream: asyncio.StreamReader, cap: int) -> tuple[bytes, bool]:
-    """Read all of `stream`, keeping the first `cap` bytes; keep draining so the child never blocks."""
-    kept = bytearray()
-    truncated = False
-    while chunk := await stream.read(65536):
-        room = cap - len(kept)
+class _Capture:
+    """The first `cap` bytes of a stream, and whether there was more."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.kept = bytearray()
+        self.truncated = False
+        self.closed = False  # its descriptor is closed: never touch that number again
+
+    def add(self, chunk: bytes) -> None:
+        room = self.cap - len(self.kept)
         if room > 0:
-            kept += chunk[:room]
+            self.kept += chunk[:room]
         if len(chunk) > room:
-            truncated = True
-    return bytes(kept), truncated
+            self.truncated = True
 
 
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+def _wake(ready: asyncio.Future[None]) -> None:
+    if not ready.done():
+        ready.set_result(None)
 
 
+async def _drain(fd: int, capture: _Capture) -> None:
+    """Read `fd` to EOF into `capture`, always draining so the writer never blocks on a full pipe."""
+    loop = asyncio.get_running_loop()
+    os.set_blocking(fd, False)
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            ready = loop.create_future()
+            loop.add_reader(fd, _wake, ready)
+            try:
+                await ready
+            finally:
+                if not capture.closed:
+                    loop.remove_reader(fd)
+            continue
+        if not chunk:
+            return
+        capture.add(chunk)
+
+
+# -- killing every descendant --------------------------------------------------------------------
+_started: set[int] = set()  # the runner's direct children not yet reaped (asyncio reaps them)
+_live_markers: set[bytes] = set()  # the markers of runs in progress
+_spawning = 0  # runs between fork and knowing their child's pid
+_waiters: set[asyncio.Task[int]] = set()
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _uptime_ticks() -> int | None:
+    try:
+        with open("/proc/uptime", encoding="ascii") as handle:
+            return int(float(handle.read().split()[0]) * _TICKS)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@dataclass
+class _Run:
+    """What identifies the processes of one run."""
+
+    marker: bytes  # b"HERMES_SANDBOX_RUN=<random>", an item of the environment
+    since: int  # boot-time ticks before the run started: nothing younger than this is ours
+    pipes: set[str] = field(default_factory=set)  # "pipe:[inode]" of its stdout and stderr
+    proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def root(self) -> int | None:
+        """The direct child's pid while it is not reaped (a reaped pid may be reused)."""
+        return self.proc.pid if self.proc is not None and self.proc.returncode is None else None
+
+
+def _stat(pid: str) -> tuple[str, int, int, int] | None:
+    """(state, ppid, session, start time in ticks) of a process, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        return fields[0].decode(), int(fields[1]), int(fields[3]), int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _environ(pid: int) -> list[bytes]:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            return handle.read().split(b"\0")
+    except OSError:
+        return []
+
+
+def _holds(pid: int, pipes: set[str]) -> bool:
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{pid}/fd/{fd}") in pipes:
+                return True
+    return False
+
+
+def _victims(run: _Run, check_pipes: bool) -> tuple[set[int], set[int]]:
+    """The live processes of the run, and the zombies among the executor's orphans to reap."""
+    me = os.getpid()
+    table: dict[int, tuple[str, int, int, int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (info := _stat(entry)) is not None:
+            table[int(entry)] = info
+    children: dict[int, list[int]] = {}
+    for pid, (_state, ppid, _sid, _start) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found: set[int] = set()
+    root = run.root
+    stack = [root] if root is not None and root in table else []
+    while stack:  # the command's process tree
+        pid = stack.pop()
+        if pid not in found and pid != me:
+            found.add(pid)
+            stack.extend(children.get(pid, ()))
+    subreaper = _is_subreaper()
+    others = _live_markers - {run.marker}
+    reap: set[int] = set()
+    for pid, (state, ppid, sid, start) in table.items():
+        if pid in found or pid <= 1 or pid == me or start < run.since:
+            continue  # older than the run: never one of its descendants
+        unknown_child = ppid == me and pid not in _started
+        if unknown_child and _spawning:
+            continue  # may be another run's child between fork and exec
+        if state in "ZX":
+            if unknown_child and subreaper:  # an orphan that died here: ours to reap, nobody else waits
+                reap.add(pid)
+            continue
+        if root is not None and sid == root:
+            found.add(pid)  # still in the command's session
+            continue
+        environ = _environ(pid)
+        if run.marker in environ or (check_pipes and _holds(pid, run.pipes)):
+            found.add(pid)
+        elif unknown_child and subreaper and not any(m in environ for m in others):
+            found.add(pid)  # an orphan re-parented to the executor that no other run claims
+    return {p for p in found if table.get(p, ("Z",))[0] not in "ZX"}, reap
+
+
+def _sweep_round(run: _Run, check_pipes: bool) -> int:
+    """Kill what is left of the run once; how many live processes were found."""
+    if not os.path.isdir("/proc/self"):  # no /proc: the process group is all we can reach
+        if run.root is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(run.root, signal.SIGKILL)
+        return 0
+    alive, reap = _victims(run, check_pipes)
+    for pid in alive:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    for pid in reap:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+    return len(alive)
+
+
+async def _sweep(run: _Run, check_pipes: bool) -> None:
+    """Kill every descendant of the run, again and again until none is left (a process killed while
+    forking may leave a child the next round finds)."""
+    deadline = time.monotonic() + SWEEP_SECONDS
+    while _sweep_round(run, check_pipes) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+
+
+def _sweep_now(run: _Run) -> None:
+    """`_sweep` without awaiting: for a cancelled run, whose task may not await any more."""
+    deadline = time.monotonic() + SWEEP_SECONDS
+    while _sweep_round(run, True) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _forget_when_reaped(proc: asyncio.subprocess.Process) -> None:
+    """Keep the pid among the runner's own children until asyncio has reaped it."""
+    if proc.returncode is not None:
+        _started.discard(proc.pid)
+        return
+    waiter = asyncio.ensure_future(proc.wait())
+    _waiters.add(waiter)
+
+    def done(task: asyncio.Task[int]) -> None:
+        _started.discard(proc.pid)
+        _waiters.discard(task)
+
+    waiter.add_done_callback(done)
+
+
+# -- one step ------------------------------------------------------------------------------------
 def _error_line(stderr: str) -> str:
     for line in stderr.splitlines():
         if line.startswith("Error:"):
@@ -129,7 +548,6 @@ def _error_line(stderr: str) -> str:
     return stderr.strip().splitlines()[-1] if stderr.strip() else ""
 
 
-_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # Drafted stacks carry this marker where a credential goes; the value is made only when it is applied.
 SECRET_PLACEHOLDER = "ENC[generated-at-apply]"
 
@@ -141,8 +559,9 @@ def write_files(directory: str, files: dict[str, str], redactor: Redactor, gener
     exists only in this file and the cluster's encrypted secret: it is redacted from every output.
     """
     for name, content in files.items():
-        if not _FILE_NAME.match(name):
-            raise catalog.CommandRefused(f"file name {name!r} is not a plain file name")
+        problem = catalog.file_name_problem(name)
+        if problem:
+            raise catalog.CommandRefused(f"file name {name!r} {problem}")
         if generate_secrets:
             while SECRET_PLACEHOLDER in content:
                 value = secrets.token_urlsafe(24)
@@ -150,6 +569,13 @@ def write_files(directory: str, files: dict[str, str], redactor: Redactor, gener
                 content = content.replace(SECRET_PLACEHOLDER, value, 1)
         with open(os.path.join(directory, name), "w", encoding="utf-8") as handle:
             handle.write(content)
+
+
+def _resolve(binary: str, path: str) -> str | None:
+    """The absolute path `binary` runs from, as exec would find it on `path`."""
+    if os.sep in binary:
+        binary = os.path.abspath(binary)
+    return shutil.which(binary, path=path)
 
 
 async def run_step(step: OrderStep, invocation: AnkraInvocation, limits: SandboxLimits,
@@ -160,77 +586,135 @@ async def run_step(step: OrderStep, invocation: AnkraInvocation, limits: Sandbox
     so `cluster apply -f stack.yaml` reads the file the guard signed.
     """
     started = time.monotonic()
-    home = tempfile.mkdtemp(prefix="hermes-run-")
+    run_dir = os.path.realpath(tempfile.mkdtemp(prefix="hermes-run-"))
     base = {"step_id": step.step_id, "argv": step.argv, "command": step.command}
     try:
         try:
-            write_files(home, files or {}, redactor, generate_secrets=step.command == "cluster apply")
+            write_files(run_dir, files or {}, redactor, generate_secrets=step.command == "cluster apply")
+            argv = build_argv(invocation.binary, step, os.path.join(run_dir, ".ankra.yaml"))
         except catalog.CommandRefused as err:
             return StepResult(**base, outcome="refused", error=str(err))
-        try:
-            argv = build_argv(invocation.binary, step, os.path.join(home, ".ankra.yaml"))
-        except catalog.CommandRefused as err:
-            return StepResult(**base, outcome="refused", error=str(err))
-        if limits.bwrap:
-            try:
-                argv = bwrap_prefix(home, limits.bwrap_writable) + argv
-            except IsolationUnavailable as err:
-                return StepResult(**base, outcome="error", error=str(err))
-        env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "HOME": home}
+        env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "HOME": run_dir}
         if invocation.token:
             env["ANKRA_API_TOKEN"] = invocation.token
         if invocation.base_url:
             env["ANKRA_BASE_URL"] = invocation.base_url
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=env,
-                cwd=home,
-                start_new_session=True,  # its own process group, so a timeout kills all of it
-                preexec_fn=lambda: _limit_resources(limits),
-            )
-        except FileNotFoundError:
+        program = _resolve(invocation.binary, env["PATH"])
+        if program is None:
+            candidate = os.path.abspath(invocation.binary) if os.sep in invocation.binary else None
+            if candidate and os.path.isfile(candidate):
+                return StepResult(**base, outcome="error",
+                                  error=f"the ankra executable {invocation.binary!r} is not executable")
             return StepResult(**base, outcome="error", error=(
                 f"the ankra executable {invocation.binary!r} was not found: install the Ankra CLI "
                 "or set HERMES_ANKRA_BIN to its path"))
-        except PermissionError:
-            return StepResult(**base, outcome="error",
-                              error=f"the ankra executable {invocation.binary!r} is not executable")
-        assert proc.stdout is not None and proc.stderr is not None
-        reader = asyncio.gather(_read_capped(proc.stdout, limits.output_cap_bytes),
-                                _read_capped(proc.stderr, limits.output_cap_bytes // 4))
         try:
-            (out, out_cut), (err, err_cut) = await asyncio.wait_for(reader, limits.timeout_seconds)
-            code = await asyncio.wait_for(proc.wait(), 5)
-        except TimeoutError:
-            _kill_group(proc.pid)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(proc.wait(), 5)
-            reader.cancel()
+            sandbox = await _isolation(limits)
+        except IsolationUnavailable as err:
+            return StepResult(**base, outcome="error", error=str(err))
+        if sandbox is None:
+            argv[0] = program
+        else:
+            bwrap, probe = sandbox
+            program = os.path.realpath(program)
+            argv = bwrap_prefix(bwrap, run_dir, program, limits.bwrap_writable,
+                                tmpfs_size=limits.file_size_bytes if probe.tmpfs_size else None) + [program, *argv[1:]]
+            env["HOME"] = SANDBOX_HOME
+        return await _supervise(step, argv, env, run_dir, limits, redactor, base, started)
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+async def _supervise(step: OrderStep, argv: list[str], env: dict[str, str], run_dir: str,
+                     limits: SandboxLimits, redactor: Redactor, base: dict[str, object],
+                     started: float) -> StepResult:
+    """Start the command, collect its output until it exits or times out, then kill what is left."""
+    global _spawning
+    loop = asyncio.get_running_loop()
+    ticks = _uptime_ticks()
+    run = _Run(marker=f"{RUN_MARKER}={secrets.token_hex(16)}".encode(), since=(ticks - 2) if ticks else 0)
+    env = {**env, RUN_MARKER: run.marker.decode().split("=", 1)[1]}
+    out, err = _Capture(limits.output_cap_bytes), _Capture(limits.output_cap_bytes // 4)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    run.pipes = {f"pipe:[{os.fstat(fd).st_ino}]" for fd in (out_r, err_r)}
+    _live_markers.add(run.marker)
+    readers: list[asyncio.Task[None]] = []
+    swept = False
+    try:
+        _spawning += 1
+        try:
+            run.proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=out_w, stderr=err_w, env=env, cwd=run_dir,
+                start_new_session=True,  # its own session and process group
+                preexec_fn=lambda: _limit_resources(limits))
+            _started.add(run.proc.pid)
+        except FileNotFoundError:
+            return StepResult(**base, outcome="error", error=(
+                f"the ankra executable {argv[0]!r} was not found: install the Ankra CLI "
+                "or set HERMES_ANKRA_BIN to its path"))
+        except PermissionError:
+            return StepResult(**base, outcome="error", error=f"the ankra executable {argv[0]!r} is not executable")
+        except OSError as error:
+            return StepResult(**base, outcome="error", error=f"could not start {argv[0]!r}: {error}")
+        finally:
+            _spawning -= 1
+            os.close(out_w)
+            os.close(err_w)
+        proc = run.proc
+        spawned = time.monotonic()
+        if (info := _stat(str(proc.pid))) is not None:
+            run.since = info[3]  # the command's own start, on the very clock its descendants' starts use
+        _forget_when_reaped(proc)
+        readers = [asyncio.create_task(_drain(out_r, out)), asyncio.create_task(_drain(err_r, err))]
+        exited = asyncio.ensure_future(proc.wait())
+        done, _ = await asyncio.wait({exited}, timeout=limits.timeout_seconds)
+        timed_out = not done
+        if not timed_out:  # what it wrote is in the pipes; a descendant holding them must not hold us
+            left = limits.timeout_seconds - (time.monotonic() - spawned)
+            await asyncio.wait(readers, timeout=max(0.0, min(DRAIN_SECONDS, left)))
+        await _sweep(run, check_pipes=not all(r.done() for r in readers))
+        swept = True
+        await asyncio.wait(readers, timeout=1.0)  # every writer is gone: EOF
+        if not exited.done():
+            await asyncio.wait({exited}, timeout=5.0)
+        if timed_out:
+            exited.cancel()
             return StepResult(**base, outcome="timeout", duration_ms=_ms(started), error=(
                 f"no answer within {limits.timeout_seconds:g}s; the command was killed. "
                 "If it changes something, check its state before retrying."))
-        stdout = redactor.text(out.decode("utf-8", "replace"))
-        stderr = redactor.text(err.decode("utf-8", "replace"))
-        data = None
-        if code == 0 and "-o" in argv and not out_cut:
-            with contextlib.suppress(ValueError):
-                data = redactor.data(json.loads(stdout))
-        outcome = "ok" if code == 0 else "failed"
-        error = None
-        if code != 0:
-            detail = _error_line(stderr)
-            hint = EXIT_HINTS.get(code)
-            error = f"{detail} ({hint})" if detail and hint else (detail or hint or f"exit code {code}")
-        if step.command == "tokens create" and code == 0:
-            stdout, data = withheld_token_notice(data), None
-        return StepResult(**base, outcome=outcome, exit_code=code, stdout=stdout, stderr=stderr,
-                          data=data, error=error, duration_ms=_ms(started), truncated=out_cut or err_cut)
     finally:
-        shutil.rmtree(home, ignore_errors=True)
+        if not swept:
+            _sweep_now(run)  # cancelled, or something went wrong: nothing of the run may outlive it
+        _live_markers.discard(run.marker)
+        for reader in readers:
+            reader.cancel()
+        try:
+            await asyncio.gather(*readers, return_exceptions=True)
+        finally:  # stop watching the descriptors before closing them: their numbers may be reused at once
+            for fd, capture in ((out_r, out), (err_r, err)):
+                capture.closed = True
+                loop.remove_reader(fd)
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+    code = proc.returncode if proc.returncode is not None else -1
+    stdout = redactor.text(out.kept.decode("utf-8", "replace"))
+    stderr = redactor.text(err.kept.decode("utf-8", "replace"))
+    cut = out.truncated or err.truncated
+    data = None
+    if code == 0 and "-o" in argv and not out.truncated:
+        with contextlib.suppress(ValueError):
+            data = redactor.data(json.loads(stdout))
+    outcome = "ok" if code == 0 else "failed"
+    error = None
+    if code != 0:
+        detail = _error_line(stderr)
+        hint = EXIT_HINTS.get(code)
+        error = f"{detail} ({hint})" if detail and hint else (detail or hint or f"exit code {code}")
+    if step.command == "tokens create" and code == 0:
+        stdout, data = withheld_token_notice(data), None
+    return StepResult(**base, outcome=outcome, exit_code=code, stdout=stdout, stderr=stderr,
+                      data=data, error=error, duration_ms=_ms(started), truncated=cut)
 
 
 def withheld_token_notice(data: object) -> str:

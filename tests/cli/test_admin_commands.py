@@ -19,6 +19,7 @@ import pytest
 from hermes import embedded, subjects
 from hermes.audit import read_audit
 from hermes.contracts import AuditRecord, utcnow
+from hermes.signing import ServiceKey, sign_model
 from hermes_cli.main import app
 from nats.js.api import StreamConfig
 from typer.testing import CliRunner
@@ -321,7 +322,7 @@ async def _publish(url: str, records: list[AuditRecord]) -> None:
                                          max_age=spec.max_age_seconds, storage=spec.storage,
                                          duplicate_window=spec.duplicate_window_seconds))
         for record in records:
-            await js.publish(subjects.AUDIT, record.model_dump_json().encode(), stream=spec.name,
+            await js.publish(subjects.audit_subject(record.service), record.model_dump_json().encode(), stream=spec.name,
                              headers={"Nats-Msg-Id": record.id})
     finally:
         await nc.close()
@@ -429,3 +430,22 @@ def test_audit_record_times_are_shown_in_order(fresh_nats, home: Path) -> None:
     assert early.created_at.strftime("%Y-%m-%d %H:%M:%S") in result.stdout
     assert result.stdout.index("plan.run") < result.stdout.index("plan.refused")
     assert "not in any skill" in result.stdout
+
+
+def test_audit_says_which_records_carry_the_signature_of_the_service_they_name(fresh_nats, home: Path) -> None:
+    """Anyone who could publish on the audit subject could write a record that claims to be the guard's:
+    `hermes audit` checks each against that service's public key and says so."""
+    guard = ServiceKey.generate("guard")
+    genuine = sign_model(_record("plan.run", "conv-s", requested_by="alice", profile="default"), guard)
+    forged = _record("approval.approved", "conv-s", requested_by="mallory", approved_by=["alice"])
+    unknown = _record("order.finished", "conv-s", requested_by="alice", outcome="ok").model_copy(
+        update={"service": "executor"})
+    asyncio.run(_publish(fresh_nats.url, [genuine, forged, unknown]))
+    env = {"HERMES_TRUSTED_KEYS": json.dumps({"guard": guard.public_text}), "COLUMNS": "250"}
+    result = runner.invoke(app, ["audit", "--nats-url", fresh_nats.url, "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert [(r["event"], r["verified"]) for r in _json_lines(result.stdout)] == [
+        ("plan.run", True), ("approval.approved", False), ("order.finished", None)]
+    result = runner.invoke(app, ["audit", "--nats-url", fresh_nats.url], env=env)
+    assert result.exit_code == 0, result.output
+    assert "1 record(s) do not carry the signature of the service they name" in result.stderr

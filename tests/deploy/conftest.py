@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hermes import embedded
+from hermes import embedded, permissions
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -21,7 +21,7 @@ CHART = DEPLOY / "helm" / "hermes"
 STACK = DEPLOY / "ankra" / "hermes-stack.yaml"
 COMPOSE = ROOT / "docker-compose.yml"
 
-SERVICE_USERS = ("gateway", "planner", "guard", "executor", "admin")
+SERVICE_USERS = permissions.NATS_USERS  # every user of the generated configuration
 
 
 @dataclass
@@ -49,31 +49,42 @@ class AuthNats:
                 self.process.wait(timeout=10)
 
 
-def start_auth_nats(config_file: Path, data_dir: Path) -> AuthNats:
+def start_auth_nats(config_file: Path, data_dir: Path, attempts: int = 3) -> AuthNats:
     """Start nats-server with `config_file`; ports and store directory overridden on the command line
-    (command-line flags win over the file), passwords given through the environment as in production."""
+    (command-line flags win over the file), passwords given through the environment as in production.
+
+    Ready means: this process logged that it listens on its port (an open port alone could be another
+    process's that took the free port first); a port taken meanwhile is retried with new ports."""
     data_dir.mkdir(parents=True, exist_ok=True)
     host = "127.0.0.1"
-    port, monitor = embedded.free_port(host), embedded.free_port(host)
     passwords = {user: secrets.token_hex(16) for user in SERVICE_USERS}
     env = {k: v for k, v in os.environ.items() if not k.startswith("HERMES_NATS_")}
     env.update({f"HERMES_NATS_{user.upper()}_PASSWORD": pw for user, pw in passwords.items()})
     log = data_dir / "nats-server.log"
-    cmd = [embedded.find_nats_server(), "-c", str(config_file), "-a", host, "-p", str(port),
-           "-m", str(monitor), "-sd", str(data_dir / "jetstream"), "-l", str(log)]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=env, start_new_session=True)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
-            raise AssertionError(f"nats-server refused {config_file}: exit {proc.returncode}\n{err}\n{tail}")
-        if embedded.port_is_open(host, port):
-            return AuthNats(host, port, passwords, proc, log)
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("nats-server did not start within 20s")
+    for attempt in range(attempts):
+        port, monitor = embedded.free_port(host), embedded.free_port(host)
+        log.unlink(missing_ok=True)
+        cmd = [embedded.find_nats_server(), "-c", str(config_file), "-a", host, "-p", str(port),
+               "-m", str(monitor), "-sd", str(data_dir / "jetstream"), "-l", str(log)]
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, env=env, start_new_session=True)
+        ready = f"Listening for client connections on {host}:{port}"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            text = log.read_text(errors="replace") if log.exists() else ""
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                if "address already in use" in (err + text) and attempt + 1 < attempts:
+                    break
+                raise AssertionError(f"nats-server refused {config_file}: exit {proc.returncode}\n{err}\n"
+                                     f"{text[-3000:]}")
+            if ready in text and embedded.port_is_open(host, port):
+                return AuthNats(host, port, passwords, proc, log)
+            time.sleep(0.05)
+        else:
+            proc.kill()
+            raise AssertionError("nats-server did not start within 20s")
+    raise AssertionError("nats-server found no free port")
 
 
 @pytest.fixture
@@ -84,3 +95,52 @@ def project_nats(tmp_path: Path) -> Iterator[AuthNats]:
         yield server
     finally:
         server.stop()
+
+
+@dataclass
+class AclRedis:
+    """A redis-server running the ACL of hermes.permissions.redis_acl (default user off)."""
+
+    host: str
+    port: int
+    major: int
+    passwords: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def url(self, user: str) -> str:
+        return f"redis://{user}:{self.passwords[user]}@{self.host}:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def start_acl_redis(data_dir: Path, prefix: str, binary: str | None = None) -> AclRedis:
+    """redis-server (Redis 7 from PATH by default) with an ACL file for `prefix`, mode 0600."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    binary = binary or embedded.find_redis_server()
+    major = permissions.redis_server_major(binary)
+    passwords = {user: secrets.token_hex(16) for user in permissions.REDIS_USERS}
+    aclfile = permissions.write_aclfile(data_dir / "users.acl",
+                                        permissions.redis_acl(prefix, passwords, redis_major=major))
+    host, port = "127.0.0.1", embedded.free_port()
+    log = data_dir / "redis-server.log"
+    proc = subprocess.Popen(
+        [binary, "--bind", host, "--port", str(port), "--dir", str(data_dir), "--save", "", "--appendonly", "no",
+         "--aclfile", str(aclfile), "--logfile", str(log), "--daemonize", "no"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 20
+    # ready: this server says so (an open port alone could be another process's)
+    while not (log.exists() and "Ready to accept connections" in log.read_text(errors="replace")
+               and embedded.port_is_open(host, port)):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"redis-server refused the ACL file:\n{log.read_text(errors='replace')}")
+        time.sleep(0.05)
+    return AclRedis(host, port, major, passwords, proc, log)

@@ -22,9 +22,10 @@ from typing import Any
 
 import pytest
 import yaml
+from hermes import bus, permissions
 
 from .conftest import CHART, STACK, start_auth_nats
-from .test_helm_chart import by_kind, deployments, env_of, render
+from .test_helm_chart import by_kind, deployments, env_of, jobs, render
 from .test_nats_permissions import ALL_SUBJECTS, MAY_PUBLISH, connect
 
 HERMES_ADDONS = ("hermes-gateway", "hermes-planner", "hermes-guard", "hermes-executor")
@@ -173,7 +174,9 @@ def test_secrets_are_under_encrypted_paths_and_cover_what_the_chart_reads(stack:
     needed: set[str] = set()
     for name in HERMES_ADDONS:
         values = yaml.safe_load(_addons(stack)[name]["configuration"]["values"])
-        for dep in deployments(render(values)).values():
+        docs = render(values)
+        pods = [*deployments(docs).values(), *jobs(docs).values()]
+        for dep in pods:
             for env in env_of(dep).values():
                 ref = env.get("valueFrom", {}).get("secretKeyRef")
                 if ref:
@@ -194,6 +197,9 @@ def test_each_hermes_addon_renders_exactly_its_component(stack: dict[str, Any]) 
         assert not by_kind(docs, "Secret")
         env = env_of(deployments(docs)[component])
         assert env["HERMES_NATS_URL"]["value"] == f"nats://{component}:$(HERMES_NATS_PASSWORD)@nats.hermes.svc:4222"
+        assert env["HERMES_NATS_DECLARE_STREAMS"]["value"] == "false"
+        # exactly one release runs the bootstrap Job
+        assert bool(jobs(docs)) == (component == "gateway"), name
     executor = yaml.safe_load(_addons(stack)["hermes-executor"]["configuration"]["values"])
     assert executor["executor"]["replicaCount"] >= 2
 
@@ -207,18 +213,24 @@ def _nats_conf_from_stack(stack: dict[str, Any], path: Path) -> Path:
     return path
 
 
+def test_stack_nats_users_are_the_generated_ones(stack: dict[str, Any]) -> None:
+    """The NATS addon's users are hermes.permissions' table, and its container has every password."""
+    values = yaml.safe_load(_addons(stack)["nats"]["configuration"]["values"])
+    assert values["config"]["merge"]["authorization"]["users"] == permissions.nats_helm_users(), \
+        "regenerate: python -m hermes.permissions nats-helm"
+    env = values["container"]["env"]
+    assert set(env) == {permissions.password_env(u) for u in permissions.NATS_USERS}
+    for user in permissions.NATS_USERS:
+        assert env[permissions.password_env(user)]["valueFrom"]["secretKeyRef"] == {
+            "name": "hermes-secrets", "key": f"nats-{user}-password"}
+
+
 async def test_stack_nats_permissions_match_the_compose_ones(stack: dict[str, Any], tmp_path: Path) -> None:
-    """The NATS users of the stack enforce the same rules on a real server as deploy/nats/nats.conf."""
+    """The NATS users of the stack enforce the same rules on a real server as deploy/nats/nats.conf:
+    the bootstrap user bootstraps, and each user publishes exactly its own subjects."""
     server = start_auth_nats(_nats_conf_from_stack(stack, tmp_path / "nats.conf"), tmp_path / "nats")
     try:
-        from hermes import subjects
-
-        async with connect(server, "admin") as admin:
-            js = admin.nc.jetstream()
-            from .test_nats_permissions import _config
-
-            for spec in subjects.STREAMS:
-                await js.add_stream(_config(spec))
+        await bus.bootstrap(server.url("bootstrap"))
         for user, allowed in MAY_PUBLISH.items():
             async with connect(server, user) as conn:
                 for key, subject in ALL_SUBJECTS.items():

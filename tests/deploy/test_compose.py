@@ -4,13 +4,16 @@ vendors, so no network is needed), and shaped as the deploy design says."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 from importlib import resources
+from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
-from hermes import subjects
+from hermes import permissions, subjects
 
 from .conftest import COMPOSE, DEPLOY, NATS_CONF, ROOT
 
@@ -57,14 +60,15 @@ def test_nats_runs_jetstream_on_file_storage_with_the_project_config(compose: di
 
 def test_one_nats_user_per_service(compose: dict) -> None:
     conf = NATS_CONF.read_text()
+    assert conf == permissions.nats_config(), "python -m hermes.permissions nats > deploy/nats/nats.conf"
     users = re.findall(r"^\s*user:\s*(\w+)", conf, re.MULTILINE)
-    assert sorted(users) == sorted([*SERVICES, "admin"])
+    assert sorted(users) == sorted(permissions.NATS_USERS)
     nats_env = compose["services"]["nats"]["environment"]
+    assert set(nats_env) == {permissions.password_env(u) for u in permissions.NATS_USERS}
     for svc in SERVICES:
         url = compose["services"][svc]["environment"]["HERMES_NATS_URL"]
         password_var = f"HERMES_NATS_{svc.upper()}_PASSWORD"
         assert url.startswith(f"nats://{svc}:${{{password_var}") and url.endswith("@nats:4222"), url
-        assert password_var in nats_env
         assert f"password: ${password_var}" in conf
     # every service's own durable consumers, nobody else's
     for svc in SERVICES:
@@ -75,13 +79,60 @@ def test_one_nats_user_per_service(compose: dict) -> None:
                 assert (f"MSG.NEXT.{spec.name}.{durable}" in block) == mine, (svc, durable)
 
 
-def test_redis_persists_with_aof(compose: dict) -> None:
+def test_the_bootstrap_runs_once_before_the_services_as_its_own_user(compose: dict) -> None:
+    bootstrap = compose["services"]["bootstrap"]
+    assert bootstrap["command"] == ["hermes", "bootstrap"]
+    assert bootstrap["restart"] == "no"
+    assert bootstrap["environment"]["HERMES_NATS_URL"].startswith("nats://bootstrap:${HERMES_NATS_BOOTSTRAP_PASSWORD")
+    assert bootstrap["depends_on"] == {"nats": {"condition": "service_healthy"}}
+    assert bootstrap["build"]["target"] == "runtime" and bootstrap["read_only"] is True
+    for svc in SERVICES:
+        service = compose["services"][svc]
+        assert service["depends_on"]["bootstrap"] == {"condition": "service_completed_successfully"}
+        assert service["environment"]["HERMES_NATS_DECLARE_STREAMS"] == "false"
+    # the executor consumer's ack wait: the bootstrap sets it, the executor expects the same
+    assert bootstrap["environment"]["HERMES_EXEC_ACK_WAIT_SECONDS"] == \
+        compose["services"]["executor"]["environment"]["HERMES_EXEC_ACK_WAIT_SECONDS"]
+
+
+def _redis_script(compose: dict) -> str:
     redis = compose["services"]["redis"]
-    command = redis["command"]
-    assert command[command.index("--appendonly") + 1] == "yes"
-    assert "--requirepass" in command
+    assert redis["entrypoint"] == ["/bin/sh", "-c"]
+    return redis["command"][0].replace("$$", "$")  # what compose hands the shell
+
+
+def test_redis_acl_is_the_generated_one(compose: dict) -> None:
+    script = _redis_script(compose)
+    lines = script.split("<<EOF\n", 1)[1].split("\nEOF\n", 1)[0].splitlines()
+    placeholders = {u: "${" + permissions.redis_password_env(u) + "}" for u in permissions.REDIS_USERS}
+    assert lines == permissions.redis_acl("hermes", placeholders, redis_major=7, hashed=False), \
+        "regenerate the ACL lines: python -m hermes.permissions redis-acl"
+    env = compose["services"]["redis"]["environment"]
+    assert {permissions.redis_password_env(u) for u in permissions.REDIS_USERS} <= set(env)
+
+
+def test_redis_start_script_writes_a_private_acl_file_with_the_passwords(compose: dict, tmp_path: Path) -> None:
+    """The shell part of the redis command, run for real (up to handing over to redis-server)."""
+    script = _redis_script(compose).split("chown", 1)[0].replace("/run/redis-acl", str(tmp_path))
+    passwords = {u: f"{u}-{os.urandom(8).hex()}" for u in permissions.REDIS_USERS}
+    env = {"PATH": os.environ["PATH"], **{permissions.redis_password_env(u): p for u, p in passwords.items()}}
+    subprocess.run(["/bin/sh", "-c", script], env=env, check=True, timeout=30)
+    written = tmp_path / "users.acl"
+    assert written.stat().st_mode & 0o777 == 0o600
+    assert written.read_text().splitlines() == permissions.redis_acl("hermes", passwords, hashed=False)
+
+
+def test_redis_persists_with_aof_and_every_service_is_its_own_user(compose: dict) -> None:
+    redis = compose["services"]["redis"]
+    script = _redis_script(compose)
+    assert "--appendonly yes" in script and "--aclfile /run/redis-acl/users.acl" in script
+    assert "requirepass" not in script
+    assert any(t.startswith("/run/redis-acl:mode=0700") for t in redis["tmpfs"])
     assert any(v.startswith("redis-data:/data") for v in redis["volumes"])
-    assert redis["healthcheck"]["test"][:2] == ["CMD", "redis-cli"]
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "--user", "admin", "ping"]
+    for svc in SERVICES:
+        url = compose["services"][svc]["environment"]["HERMES_REDIS_URL"]
+        assert url == f"redis://{svc}:${{HERMES_REDIS_{svc.upper()}_PASSWORD:?set in .env}}@redis:6379/0"
 
 
 def test_the_four_services_are_hardened_and_checked(compose: dict) -> None:
@@ -96,7 +147,8 @@ def test_the_four_services_are_hardened_and_checked(compose: dict) -> None:
         assert any(v.endswith(":/var/lib/hermes") for v in service["volumes"])
         assert service["healthcheck"]["test"][0] == "CMD"
         assert service["depends_on"] == {"nats": {"condition": "service_healthy"},
-                                         "redis": {"condition": "service_healthy"}}
+                                         "redis": {"condition": "service_healthy"},
+                                         "bootstrap": {"condition": "service_completed_successfully"}}
         assert "HERMES_REDIS_URL" in service["environment"]
         if svc != "executor":
             assert service["environment"]["HERMES_CONFIG"] == "/etc/hermes/hermes.json"
@@ -126,7 +178,8 @@ def test_env_example_names_every_variable_compose_requires(compose: dict) -> Non
     example = (DEPLOY / "compose.env.example").read_text()
     names = set(re.findall(r"^(\w+)=", example, re.MULTILINE))
     assert required <= names, required - names
-    assert required >= {"HERMES_API_TOKEN", "HERMES_SIGNING_KEY", "HERMES_REDIS_PASSWORD"}
+    assert required >= {"HERMES_API_TOKEN", "HERMES_SIGNING_KEY", "HERMES_NATS_BOOTSTRAP_PASSWORD",
+                        "HERMES_REDIS_GATEWAY_PASSWORD", "HERMES_REDIS_ADMIN_PASSWORD"}
 
 
 def test_dockerfile_has_a_target_per_service_and_runs_as_1000() -> None:

@@ -267,3 +267,55 @@ def test_one_component_per_release() -> None:
     assert list(deployments(docs)) == ["executor"]
     assert not by_kind(docs, "Service") and not by_kind(docs, "Secret")
     assert deployments(docs)["executor"]["spec"]["replicas"] == 3
+
+
+def jobs(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return by_kind(docs, "Job")
+
+
+def test_the_bootstrap_job_creates_the_streams_as_the_bootstrap_user() -> None:
+    docs = render(GUIDE_VALUES)
+    (job,) = jobs(docs).values()
+    assert job["metadata"]["name"] == "hermes-bootstrap-1"  # one per revision: every upgrade runs it
+    pod = job["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["command"] == ["hermes", "bootstrap"]
+    assert container["image"] == "registry.example.com/hermes-gateway:0.1.0"
+    env = {e["name"]: e for e in container["env"]}
+    assert env["HERMES_NATS_URL"]["value"] == "nats://bootstrap:$(HERMES_NATS_PASSWORD)@nats:4222"
+    assert env["HERMES_NATS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "hermes",
+                                                                         "key": "nats-bootstrap-password"}
+    assert "nats-bootstrap-password" in by_kind(docs, "Secret")["hermes"]["data"]
+    # the executor and the bootstrap agree on the executor consumer's ack wait
+    executor_env = env_of(deployments(docs)["executor"])
+    assert env["HERMES_EXEC_ACK_WAIT_SECONDS"]["value"] == executor_env["HERMES_EXEC_ACK_WAIT_SECONDS"]["value"] == "60"
+    assert pod["automountServiceAccountToken"] is False and pod["restartPolicy"] == "OnFailure"
+    sc = container["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+    # its pod falls under the chart's egress policy (NATS only, besides DNS and HTTPS)
+    labels = job["spec"]["template"]["metadata"]["labels"]
+    egress = by_kind(docs, "NetworkPolicy")["hermes-egress"]["spec"]["podSelector"]["matchLabels"]
+    assert egress.items() <= labels.items()
+    # the components declare nothing: their users may not
+    for component, dep in deployments(docs).items():
+        assert env_of(dep)["HERMES_NATS_DECLARE_STREAMS"]["value"] == "false", component
+
+
+def test_no_bootstrap_job_without_nats_users_or_when_disabled() -> None:
+    assert not jobs(render(MINIMAL_VALUES))
+    for dep in deployments(render(MINIMAL_VALUES)).values():
+        assert "HERMES_NATS_DECLARE_STREAMS" not in env_of(dep)
+    assert not jobs(render({"bootstrap": {"enabled": False}}))
+    upgraded = helm.Chart.load(CHART).render(None, name="hermes", namespace="hermes", is_upgrade=True, revision=7)
+    docs = [d for path, text in upgraded.items() if path.endswith(".yaml") for d in yaml.safe_load_all(text) if d]
+    assert list(jobs(docs)) == ["hermes-bootstrap-7"]
+
+
+def test_per_component_redis_users() -> None:
+    docs = render({**GUIDE_VALUES, "redis": {"auth": {"perComponentUsers": True}}})
+    secret = by_kind(docs, "Secret")["hermes"]["data"]
+    for component, dep in deployments(docs).items():
+        env = env_of(dep)
+        assert env["HERMES_REDIS_URL"]["value"] == f"redis://{component}:$(HERMES_REDIS_PASSWORD)@redis-master:6379/0"
+        key = env["HERMES_REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"]
+        assert key == f"redis-{component}-password" and key in secret

@@ -61,8 +61,8 @@ async def test_iteration_redrafts_shows_changes_and_voids_the_first_approval(her
     assert second["approval"]["approval_id"] != first
     assert "50Gi" in second["text"] and "void" in second["text"]
     assert hermes.session is not None
-    async with hermes.session.post(f"{hermes.url}/v1/approvals/{first}", json={"decision": "approve", "user": "alice"},
-                                   headers=hermes.headers) as resp:
+    async with hermes.session.post(f"{hermes.url}/v1/approvals/{first}", json={"decision": "approve"},
+                                   headers=await hermes.headers_for("alice")) as resp:
         assert resp.status == 404, "the first approval is void"
     assert not [c for c in hermes.emulator_calls() if c["argv"][:2] == ["cluster", "apply"]]
 

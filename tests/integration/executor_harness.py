@@ -271,6 +271,8 @@ def fleet_fixture(tmp_path: Path, fresh_nats: Any, redis_server: Any, redis_pref
     fleet = ExecutorFleet(nats_url=fresh_nats.url, redis_url=redis_server.url, prefix=redis_prefix,
                           guard_key=ServiceKey.generate("guard").private_text(), ankra_bin=str(wrapper),
                           ankra_token=token,
+                          # the emulator keeps its state outside the run dir: writable in the sandbox too
+                          extra_env={"HERMES_EXEC_BWRAP_WRITABLE": json.dumps([str(_state)])},
                           logs=tmp_path / "logs")
     try:
         yield fleet

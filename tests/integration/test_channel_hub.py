@@ -17,15 +17,21 @@ from hermes.config import LoadedConfig, TelegramConfig
 from hermes.contracts import Delivery, Reply, utcnow
 from hermes.runtime import ServiceRuntime
 from hermes.settings import Settings
+from hermes.signing import ServiceKey, TrustedKeys, model_verifies
+from hermes.stores.approvals import ApprovalView
+from hermes.stores.users import UserDirectory
 from hermes_gateway.channels import DecisionRefused, DeliveryTarget, MemorySeen
 from hermes_gateway.conversations import ConversationLog
 from hermes_gateway.hub import ChannelHub, ConnectionKeeper, Lease, backoff, classify
+from hermes_gateway.intake import Intake
+from hermes_gateway.people import People
 from hermes_gateway.telegram_adapter import TelegramAdapter
 
 from tests.channels.fakes import FakeTelegram, RecordingInbound
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 CHAT = "1111111"
+GATEWAY = ServiceKey.generate("gateway")
 
 
 @pytest.fixture
@@ -52,7 +58,9 @@ async def hub(runtime: ServiceRuntime) -> AsyncIterator[tuple[ChannelHub, FakeTe
             return (None, "approval apr-1 expired at 10:00:00 UTC; nothing was run") if approval_id == "apr-1" \
                 else ("conv-x", None)
 
-        channels = ChannelHub(runtime, lambda: log, lookup, LoadedConfig())
+        people = People(UserDirectory(runtime.redis, runtime.keys), GATEWAY)
+        intake = Intake(people, ApprovalView(runtime.redis, runtime.keys, TrustedKeys()))
+        channels = ChannelHub(runtime, lambda: log, lookup, LoadedConfig(), intake=lambda: intake)
         published = Published()
         runtime.publish = published  # type: ignore[method-assign]  # record instead of a broker
         cfg = TelegramConfig.model_validate({"botToken": TOKEN, "allowFrom": [int(CHAT)]})
@@ -77,6 +85,11 @@ async def test_a_thread_is_one_conversation_and_people_are_namespaced(hub) -> No
     first, second, other = (m for _s, m in published)
     assert first.conversation_id == second.conversation_id != other.conversation_id
     assert first.user == "telegram:1111111" and first.channel == "telegram"
+    # who sent it, as the gateway vouches for it: an unmapped platform user is a viewer
+    assert (first.identity.user, first.identity.roles, first.identity.platform_user) == (
+        "telegram:1111111", ["viewer"], "telegram:1111111")
+    assert model_verifies(first.identity, "gateway", TrustedKeys({"gateway": GATEWAY.public_text}))
+    assert first.identity.message_id == first.id and first.identity.conversation_id == first.conversation_id
     # replies go where the latest message came from
     assert await channels.target_of(first.conversation_id) == DeliveryTarget("telegram", CHAT, reply_to="1366")
     events, _ = await channels.conversations.read(first.conversation_id)
@@ -99,6 +112,7 @@ async def test_a_decision_on_an_expired_approval_is_refused_with_the_reason(hub)
     await channels.decision("telegram", f"telegram:{CHAT}", CHAT, "apr-2", "approve", "cb:2", target())
     (_subject, decision), = published
     assert decision.conversation_id == "conv-x" and decision.user == "telegram:1111111"
+    assert decision.identity.user == "telegram:1111111" and decision.identity.message_id == decision.id
 
 
 async def queued(channels: ChannelHub, published: Published, text: str, **extra: Any) -> Delivery:

@@ -5,26 +5,44 @@ killed at its timeout; huge output is capped."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import stat
+import sys
 import time
+import uuid
 from pathlib import Path
 
 import ankra_emulator
+import pytest
 import redis.asyncio as aioredis
 
-from .executor_harness import fleet_fixture  # noqa: F401 - the `fleet` fixture
-from .executor_harness import ExecutorFleet, calls, connected, emulator_pids, until, write_faults
+from .executor_harness import (
+    ExecutorFleet,
+    calls,
+    connected,
+    emulator_pids,
+    fleet_fixture,  # noqa: F401 - the `fleet` fixture
+    until,
+    write_faults,
+)
+from .test_sandbox_descendants import DAEMONISE, SLEEPER, _alive
 
 # Not shaped like any known token, so only the executor's knowledge of its own secret can hide it.
 EXECUTOR_TOKEN = "Plain-Executor-Secret-4f9c2e7a1b"
 TOKEN_SHAPE = re.compile(r"ankra_[0-9a-f]{16,}")
 
 
-def _leaky_ankra(tmp_path: Path, wrapper: Path) -> Path:
-    """The emulator behind a wrapper that prints the token it was given, as a careless CLI might."""
-    path = tmp_path / "leaky-bin" / "ankra"
-    path.parent.mkdir(parents=True)
+def _emulator_state_writable(fleet: ExecutorFleet, state: Path) -> None:
+    """As `hermes up` does: inside bubblewrap (used whenever it works) only declared paths are writable."""
+    fleet.extra_env["HERMES_EXEC_BWRAP_WRITABLE"] = json.dumps([str(state)])
+
+
+def _leaky_ankra(wrapper: Path) -> Path:
+    """The emulator behind a wrapper that prints the token it was given, as a careless CLI might.
+    It sits next to the emulator's wrapper: inside bubblewrap, only the binary's own directory is there."""
+    path = wrapper.parent / "leaky-ankra"
     path.write_text(
         "#!/bin/sh\n"
         'echo "Error: debug: authenticating with $ANKRA_API_TOKEN" >&2\n'
@@ -60,12 +78,12 @@ async def _redis_dump(client: aioredis.Redis, prefix: str) -> str:
 
 
 async def test_secrets_printed_by_commands_never_reach_the_bus_the_log_or_redis(
-        fleet: ExecutorFleet, emulator_state: tuple[Path, str, Path], redis_client: aioredis.Redis,
-        tmp_path: Path) -> None:
+        fleet: ExecutorFleet, emulator_state: tuple[Path, str, Path], redis_client: aioredis.Redis) -> None:
     state, _token, wrapper = emulator_state
     ankra_emulator.add_token(state, EXECUTOR_TOKEN)
+    _emulator_state_writable(fleet, state)
     fleet.ankra_token = EXECUTOR_TOKEN
-    fleet.ankra_bin = str(_leaky_ankra(tmp_path, wrapper))
+    fleet.ankra_bin = str(_leaky_ankra(wrapper))
     await fleet.start_ready(1)
     async with connected(fleet) as bus:
         orders = {
@@ -111,6 +129,7 @@ async def test_secrets_printed_by_commands_never_reach_the_bus_the_log_or_redis(
 async def test_hanging_command_is_killed_at_its_timeout_and_huge_output_is_capped(
         fleet: ExecutorFleet, emulator_state: tuple[Path, str, Path]) -> None:
     state, _token, _wrapper = emulator_state
+    _emulator_state_writable(fleet, state)
     fleet.extra_env.update(HERMES_EXEC_TIMEOUT_SECONDS="2", HERMES_EXEC_OUTPUT_CAP_BYTES="1024")
     await fleet.start_ready(1)
     async with connected(fleet) as bus:
@@ -133,3 +152,36 @@ async def test_hanging_command_is_killed_at_its_timeout_and_huge_output_is_cappe
     assert 2 <= took < 15, took
     assert [c for c in calls(state) if c.get("note") == "hang"], "the command did start and hang"
     await until(lambda: not emulator_pids(state), 10, "the hanging ankra is gone")
+
+
+@pytest.mark.parametrize("bwrap", ["false", "auto"])
+async def test_a_daemon_left_by_a_hanging_command_dies_with_it_at_the_timeout(
+        fleet: ExecutorFleet, tmp_path: Path, bwrap: str) -> None:
+    """The executor process itself: a child subreaper from start-up, so even a double-forked, setsid,
+    environment-scrubbing daemon of a timed-out `ankra` is found and killed (and, in bubblewrap, dies
+    with the sandbox's PID namespace)."""
+    out = tmp_path / "daemon-out"
+    out.mkdir()
+    token = f"daemon-{uuid.uuid4().hex}"
+    fake = tmp_path / "fake-bin" / "ankra"
+    fake.parent.mkdir()
+    fake.write_text(f"#!{sys.executable}\nimport os, sys, time\n"
+                    f"SLEEPER, UP, TOKEN = {SLEEPER!r}, {str(out / 'up')!r}, {token!r}\n"
+                    + DAEMONISE + "sys.stdout.flush()\ntime.sleep(300)\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    fleet.ankra_bin = str(fake)
+    fleet.extra_env.update(HERMES_EXEC_TIMEOUT_SECONDS="5", HERMES_EXEC_BWRAP_WRITABLE=json.dumps([str(out)]))
+    if bwrap == "false":
+        fleet.extra_env["HERMES_EXEC_BWRAP"] = "false"
+    try:
+        await fleet.start_ready(1)
+        async with connected(fleet) as bus:
+            order = bus.order(["cluster", "list"], "cluster list", "read")
+            await bus.publish(order)
+            result = await bus.result_for(order.id, timeout=60)
+        assert result.outcome == "timeout" and result.steps[0].outcome == "timeout", result
+        assert (out / "up").exists(), "the daemon did start before the timeout"
+        await until(lambda: not _alive(token), 5, "the daemon of the timed-out command is gone")
+    finally:
+        for pid in _alive(token):
+            os.kill(pid, signal.SIGKILL)

@@ -6,21 +6,56 @@ A small probe program stands in for `ankra` where the test needs to see what the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import re
+import shutil
 import stat
+import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
-
 from hermes.contracts import OrderStep
 from hermes.redaction import Redactor
-from hermes_executor.runner import AnkraInvocation, SandboxLimits, build_argv, run_step
+from hermes_executor.runner import (
+    RUN_MARKER,
+    SANDBOX_HOME,
+    AnkraInvocation,
+    SandboxLimits,
+    build_argv,
+    bwrap_prefix,
+    run_step,
+)
 
 TOKEN = "ankra_" + "t0k3n" * 6
+
+
+def bwrap_problem() -> str | None:
+    """Why bubblewrap cannot be tested here, or None: it is installed and can build the runner's sandbox."""
+    binary = shutil.which("bwrap")
+    if binary is None:
+        return "bubblewrap is not installed (.ci/run installs it where it can)"
+    scratch = os.path.realpath(tempfile.mkdtemp(prefix="bwrap-check-"))
+    true = os.path.realpath(shutil.which("true") or "/bin/true")
+    try:
+        run = subprocess.run(bwrap_prefix(binary, scratch, true) + [true], capture_output=True, text=True,
+                             timeout=30, check=False)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if run.returncode != 0:
+        return f"bubblewrap cannot create its namespaces here: {run.stderr.strip() or run.returncode}"
+    return None
+
+
+BWRAP_PROBLEM = bwrap_problem()
+needs_bwrap = pytest.mark.skipif(BWRAP_PROBLEM is not None, reason=BWRAP_PROBLEM or "")
+# Both ways a step can run: without bubblewrap, and inside it.
+MODES = [pytest.param(False, id="plain"), pytest.param(True, id="bwrap", marks=needs_bwrap)]
 
 
 def _probe(tmp_path: Path, body: str) -> str:
@@ -35,7 +70,8 @@ def _step(argv: list[str], command: str, risk: str = "read", confirmed: bool = F
     return OrderStep(step_id="s1", argv=argv, command=command, risk=risk, confirmed=confirmed)
 
 
-async def test_child_sees_only_path_home_and_ankra_variables(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("bwrap", MODES)
+async def test_child_sees_only_path_home_and_ankra_variables(tmp_path: Path, monkeypatch, bwrap: bool) -> None:
     monkeypatch.setenv("HERMES_SIGNING_KEY", "must-not-leak-signing-key")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "must-not-leak-aws")
     binary = _probe(tmp_path, """
@@ -43,16 +79,23 @@ async def test_child_sees_only_path_home_and_ankra_variables(tmp_path: Path, mon
         raw = open("/proc/self/environ", "rb").read().split(bytes(1))
         env = dict(item.decode().split("=", 1) for item in raw if item)
         print(json.dumps({"env": env, "argv": sys.argv[1:], "stdin": sys.stdin.read(),
-                          "cwd": os.getcwd()}))
+                          "cwd": os.getcwd(), "pwd_is_cwd": env.get("PWD") == os.getcwd()}))
     """)
     result = await run_step(_step(["cluster", "list"], "cluster list"),
                             AnkraInvocation(binary, TOKEN, "https://platform.ankra.app"),
-                            SandboxLimits(timeout_seconds=20), Redactor())
+                            SandboxLimits(timeout_seconds=20, bwrap=bwrap), Redactor())
     assert result.outcome == "ok", result
     seen = json.loads(result.stdout.replace("[REDACTED:ankra-token]", "REDACTED"))
-    assert set(seen["env"]) == {"PATH", "HOME", "ANKRA_API_TOKEN", "ANKRA_BASE_URL"}
+    if bwrap:  # bubblewrap itself sets PWD: the directory it starts the command in, the run's
+        assert seen["pwd_is_cwd"] and seen["env"].pop("PWD")
+    assert set(seen["env"]) == {"PATH", "HOME", "ANKRA_API_TOKEN", "ANKRA_BASE_URL", RUN_MARKER}
+    assert re.fullmatch(r"[0-9a-f]{32}", seen["env"][RUN_MARKER])  # a random run id, naming nothing
     assert seen["stdin"] == ""  # closed: a prompt reads EOF instead of waiting
-    assert seen["env"]["HOME"] == seen["cwd"] and "hermes-run-" in seen["cwd"]
+    assert "hermes-run-" in seen["cwd"]
+    if bwrap:  # HOME is an empty tmpfs of its own, not the run directory
+        assert seen["env"]["HOME"] == SANDBOX_HOME != seen["cwd"]
+    else:
+        assert seen["env"]["HOME"] == seen["cwd"]
     assert not Path(seen["cwd"]).exists(), "the per-run HOME is removed afterwards"
     # -o json added for a command that has it, --config points into the per-run HOME
     assert seen["argv"][:4] == ["cluster", "list", "-o", "json"]
@@ -60,7 +103,7 @@ async def test_child_sees_only_path_home_and_ankra_variables(tmp_path: Path, mon
 
 
 async def test_token_printed_by_the_child_is_redacted_from_the_result(tmp_path: Path) -> None:
-    binary = _probe(tmp_path, f"""
+    binary = _probe(tmp_path, """
         print("token is " + os.environ["ANKRA_API_TOKEN"])
         print("Error: leaked " + os.environ["ANKRA_API_TOKEN"], file=sys.stderr)
         sys.exit(1)
@@ -75,6 +118,7 @@ async def test_token_printed_by_the_child_is_redacted_from_the_result(tmp_path: 
 
 
 async def test_hanging_command_is_killed_with_its_whole_process_group(tmp_path: Path) -> None:
+    # Without bubblewrap (the sandboxed path, and `setsid` descendants: test_sandbox_descendants.py).
     marker = tmp_path / "grandchild.pid"
     binary = _probe(tmp_path, f"""
         import subprocess
@@ -84,7 +128,7 @@ async def test_hanging_command_is_killed_with_its_whole_process_group(tmp_path: 
     """)
     started = time.monotonic()
     result = await run_step(_step(["cluster", "list"], "cluster list"), AnkraInvocation(binary, TOKEN, None),
-                            SandboxLimits(timeout_seconds=1.5), Redactor())
+                            SandboxLimits(timeout_seconds=1.5, bwrap=False), Redactor())
     assert result.outcome == "timeout"
     assert "killed" in (result.error or "")
     assert time.monotonic() - started < 15
@@ -99,7 +143,7 @@ async def test_hanging_command_is_killed_with_its_whole_process_group(tmp_path: 
             os.waitpid(grandchild, os.WNOHANG)
         except ChildProcessError:
             pass
-        time.sleep(0.05)
+        await asyncio.sleep(0.05)
     else:
         pytest.fail("the grandchild survived the timeout")
 
@@ -146,17 +190,14 @@ async def test_command_outside_the_catalog_is_refused_before_anything_runs(tmp_p
 
 
 async def test_emulator_prompt_with_closed_stdin_cancels(emulator_state) -> None:
-    _state, token, wrapper = emulator_state
+    state, token, wrapper = emulator_state
+    # the emulator's state is declared writable, as `hermes up` does: inside bubblewrap nothing else is
+    limits = SandboxLimits(timeout_seconds=30, bwrap_writable=(str(state),))
     result = await run_step(_step(["cluster", "stacks", "delete", "monitoring", "--cluster", "production"],
                                   "cluster stacks delete", "destructive"),
-                            AnkraInvocation(str(wrapper), token, None), SandboxLimits(timeout_seconds=30),
-                            Redactor([token]))
+                            AnkraInvocation(str(wrapper), token, None), limits, Redactor([token]))
     assert result.outcome == "failed"
     assert result.exit_code == 4, result
-
-
-needs_bwrap = pytest.mark.skipif(__import__("shutil").which("bwrap") is None,
-                                 reason="bubblewrap is not installed (.ci/run installs it where it can)")
 
 
 @needs_bwrap

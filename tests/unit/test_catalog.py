@@ -8,7 +8,13 @@ from hermes.catalog import COMMANDS, CommandRefused, CommandSpec, Risk, display,
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from tests.unit import _catalog_argv
 from tests.unit._catalog_argv import full_argv, minimal_argv, valid_argv
+
+# A file argument is now the plain name of one of the plan's files. Until the shared helper (not this
+# file's to change) says so itself, its values for that kind are set here, as in test_policy.py.
+_catalog_argv.MINIMAL_VALUE[catalog.ArgKind.PATH] = "stack.yaml"
+_catalog_argv.VALUES[catalog.ArgKind.PATH] = st.from_regex(r"\A[a-z0-9][a-z0-9_-]{0,15}\.ya?ml\Z")
 
 SPECS = {spec.key: spec for spec in COMMANDS}
 
@@ -297,6 +303,62 @@ def test_chat_question_with_ordinary_punctuation_is_accepted() -> None:
 def test_trailing_newline_in_a_value_is_refused(argv: list[str]) -> None:
     with pytest.raises(CommandRefused):
         parse(argv)
+
+
+# -- file arguments: a plain name in the run's own directory, nothing else ------------------------
+
+
+@pytest.mark.parametrize("command", [["cluster", "validate"], ["cluster", "apply"]])
+@pytest.mark.parametrize("name", ["stack.yaml", "stack-v2.yml", "app_1.yaml", "Stack.YAML"])
+def test_a_file_argument_naming_a_plain_file_is_accepted(command: list[str], name: str) -> None:
+    assert parse([*command, "-f", name]).flags["--file"] == name
+    assert parse([*command, f"--file={name}"]).flags["--file"] == name
+
+
+@pytest.mark.parametrize(("name", "what"), [
+    ("/etc/passwd", "is an absolute path"),
+    ("/var/lib/hermes/signing-key", "is an absolute path"),
+    ("../signing-key", "contains `..`"),
+    ("stack..yaml", "contains `..`"),
+    ("..", "contains `..`"),
+    ("stacks/app.yaml", "contains a directory separator"),
+    ("./stack.yaml", "contains a directory separator"),
+    ("stack\\..\\x", "contains `..`"),
+    ("a\\b.yaml", "contains a directory separator"),
+    (".ankra.yaml", "is not a plain file name"),
+    ("-stack.yaml", "is not a plain file name"),
+    ("stack yaml", "is not a plain file name"),
+    ("stack.yaml\n", "is not a plain file name"),
+    ("~root.yaml", "is not a plain file name"),
+    ("x" * 129, "is not a plain file name"),
+])
+@pytest.mark.parametrize("command", [["cluster", "validate"], ["cluster", "apply"]])
+def test_a_file_argument_that_is_not_a_plain_name_is_refused_saying_why(command: list[str], name: str,
+                                                                         what: str) -> None:
+    for argv in ([*command, "-f", name], [*command, f"--file={name}"]):
+        reason = refusal(argv)
+        assert what in reason, reason
+        assert "Hermes only reads files it wrote into the run's own directory" in reason
+        assert "plain name" in reason  # what to do instead
+
+
+def test_validate_of_any_path_on_disk_is_no_longer_a_read() -> None:
+    # the attack: `cluster validate` is a read, so a path anywhere on disk ran without asking
+    reason = refusal(["cluster", "validate", "-f", "/proc/1/environ"])
+    assert "--file" in reason and "/proc/1/environ" in reason and "absolute path" in reason
+
+
+def test_every_file_argument_of_the_catalog_takes_only_plain_names() -> None:
+    specs = [spec for spec in COMMANDS
+             if any(f.kind is catalog.ArgKind.PATH for f in spec.flags)
+             or any(a.kind is catalog.ArgKind.PATH for a in spec.args)]
+    assert {spec.key for spec in specs} >= {"cluster validate", "cluster apply"}
+    for spec in specs:
+        argv = full_argv(spec)
+        assert "stack.yaml" in argv and parse(argv).spec is spec
+        escaping = ["/tmp/x.yaml" if word == "stack.yaml" else word for word in argv]
+        with pytest.raises(CommandRefused, match="absolute path"):
+            parse(escaping)
 
 
 # -- property: a shell metacharacter never gets through ------------------------------------------

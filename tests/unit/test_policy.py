@@ -6,14 +6,20 @@ from __future__ import annotations
 import json
 
 import pytest
-from hermes.catalog import COMMANDS, Risk
+from hermes.catalog import COMMANDS, ArgKind, Risk, parse
 from hermes.contracts import ArchitectureDraft, BillOfMaterials, BomLine, Plan, PlanStep, StepResult
 from hermes.profiles import DEFAULT_PROFILE, Autonomy, Guardrails, Profile
 from hermes_guard.policy import Verdict, decide, decide_step, describe
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.unit import _catalog_argv
 from tests.unit._catalog_argv import minimal_argv, valid_argv
+
+# A file argument is now the plain name of one of the plan's files. Until the shared helper (not this
+# file's to change) says so itself, its values for that kind are set here, as in test_catalog.py.
+_catalog_argv.MINIMAL_VALUE[ArgKind.PATH] = "stack.yaml"
+_catalog_argv.VALUES[ArgKind.PATH] = st.from_regex(r"\A[a-z0-9][a-z0-9_-]{0,15}\.ya?ml\Z")
 
 DRAFT = ArchitectureDraft(stack="app-data", cluster="staging-cluster", tree="app-data\n└─ postgresql")
 BOM = BillOfMaterials(lines=[BomLine(component="postgresql", chart="bitnami/postgresql-ha")])
@@ -57,6 +63,7 @@ SCALE = ["cluster", "scale", "production", "5"]
 DEPROVISION = ["cluster", "deprovision", "production"]
 STACK_DELETE = ["cluster", "stacks", "delete", "app-data", "--cluster", "production"]
 APPLY = ["cluster", "apply", "-f", "stack.yaml", "--cluster", "staging-cluster"]
+STACK = {"stack.yaml": "stack:\n  name: app-data\n"}  # the file a plan carries for `-f stack.yaml`
 CREATE = ["cluster", "hetzner", "create", "--name", "demo", "--credential-id", "cred-123", "--location", "fsn1"]
 
 
@@ -87,7 +94,7 @@ def test_default_profile_is_confirm_destructive() -> None:
     ["cluster", "validate", "-f", "stack.yaml"], ["credentials", "list"],
 ])
 def test_default_profile_runs_reads(argv: list[str]) -> None:
-    assert verdict(DEFAULT_PROFILE, argv) is Verdict.RUN
+    assert verdict(DEFAULT_PROFILE, argv, files=STACK) is Verdict.RUN
 
 
 def test_default_profile_runs_a_reconcile() -> None:
@@ -105,11 +112,11 @@ def test_default_profile_asks_before_consequential_commands(argv: list[str]) -> 
 
 
 def test_default_profile_asks_before_applying_a_drafted_build() -> None:
-    assert verdict(DEFAULT_PROFILE, APPLY, architecture=DRAFT, bill_of_materials=BOM) is Verdict.APPROVAL
+    assert verdict(DEFAULT_PROFILE, APPLY, architecture=DRAFT, bill_of_materials=BOM, files=STACK) is Verdict.APPROVAL
 
 
 def test_default_profile_refuses_a_build_without_draft_and_bill_of_materials() -> None:
-    decision = decide(plan(APPLY), DEFAULT_PROFILE)
+    decision = decide(plan(APPLY, files=STACK), DEFAULT_PROFILE)
     assert decision.verdict is Verdict.REFUSE
     assert any("drafted architecture" in r for r in decision.reasons)
     assert any("bill of materials" in r for r in decision.reasons)
@@ -253,9 +260,9 @@ def test_production_profile_names_the_guardrail_for_a_delete() -> None:
 
 
 def test_production_profile_requires_draft_and_bill_of_materials_before_building() -> None:
-    assert verdict(PRODUCTION, APPLY) is Verdict.REFUSE
-    assert verdict(PRODUCTION, APPLY, architecture=DRAFT) is Verdict.REFUSE
-    assert verdict(PRODUCTION, APPLY, architecture=DRAFT, bill_of_materials=BOM) is Verdict.APPROVAL
+    assert verdict(PRODUCTION, APPLY, files=STACK) is Verdict.REFUSE
+    assert verdict(PRODUCTION, APPLY, architecture=DRAFT, files=STACK) is Verdict.REFUSE
+    assert verdict(PRODUCTION, APPLY, architecture=DRAFT, bill_of_materials=BOM, files=STACK) is Verdict.APPROVAL
 
 
 def test_production_profile_is_described_as_the_guide_says() -> None:
@@ -285,6 +292,48 @@ def test_sandbox_profile_description_lists_what_it_asks_for() -> None:
     assert describe(stricter).endswith("except destructive and provisioning actions and scale-down.")
 
 
+# -- file arguments: only the plan's own files -----------------------------------------------------
+
+
+@pytest.mark.parametrize("profile", [DEFAULT_PROFILE, AUTO, SANDBOX, PRODUCTION], ids=lambda p: p.name)
+def test_a_read_of_a_file_the_plan_does_not_carry_is_refused(profile: Profile) -> None:
+    validate = ["cluster", "validate", "-f", "stack.yaml", "--cluster", "staging-cluster"]
+    decision = decide(plan(validate), profile)
+    assert decision.verdict is Verdict.REFUSE
+    assert any("names a file the plan does not carry" in r and "'stack.yaml'" in r and "none" in r
+               for r in decision.reasons), decision.reasons
+    other = decide(plan(validate, files={"other.yaml": "x"}), profile)
+    assert other.verdict is Verdict.REFUSE
+    assert any("names a file the plan does not carry" in r and "other.yaml" in r for r in other.reasons)
+
+
+def test_a_read_of_a_file_the_plan_carries_runs() -> None:
+    decision = decide(plan(["cluster", "validate", "-f", "stack.yaml"], files=STACK), DEFAULT_PROFILE)
+    assert decision.verdict is Verdict.RUN and not decision.plan_reasons
+
+
+def test_a_build_of_a_file_the_plan_does_not_carry_is_refused_even_with_draft_and_bill() -> None:
+    decision = decide(plan(APPLY, architecture=DRAFT, bill_of_materials=BOM), AUTO)
+    assert decision.verdict is Verdict.REFUSE
+    assert any("names a file the plan does not carry" in r for r in decision.reasons)
+
+
+def test_every_step_of_a_plan_must_name_a_carried_file() -> None:
+    validate = ["cluster", "validate", "--file=stack.yaml"]
+    stray = ["cluster", "validate", "-f", "extra.yaml"]
+    decision = decide(plan(validate, stray, files=STACK), DEFAULT_PROFILE)
+    assert decision.verdict is Verdict.REFUSE
+    assert len(decision.plan_reasons) == 1
+    assert "does not carry ('extra.yaml'; the plan's files: stack.yaml)" in decision.plan_reasons[0]
+
+
+def test_a_path_as_file_argument_is_refused_by_the_catalog_before_the_plan_check() -> None:
+    decision = decide(plan(["cluster", "validate", "-f", "/var/lib/hermes/signing-key"],
+                           files={"/var/lib/hermes/signing-key": "x"}), AUTO)
+    assert decision.verdict is Verdict.REFUSE
+    assert "Hermes only reads files it wrote into the run's own directory" in decision.steps[0].reason
+
+
 # -- properties over generated plans -------------------------------------------------------------
 
 CONSEQUENTIAL = {Risk.DESTRUCTIVE, Risk.PROVISION, Risk.SCALE}
@@ -293,6 +342,24 @@ specs_and_argvs = st.lists(
     min_size=1, max_size=5,
 )
 plans_from_catalog = specs_and_argvs.map(lambda pairs: plan(*(argv for _, argv in pairs)))
+
+
+def _file_values(argv: list[str]) -> set[str]:
+    parsed = parse(argv)
+    return {v for f in parsed.spec.flags if f.kind is ArgKind.PATH
+            and isinstance(v := parsed.flags.get(f.name), str)}
+
+
+@given(specs_and_argvs, st.booleans())
+def test_a_plan_is_refused_exactly_when_a_step_names_a_file_it_does_not_carry(pairs, carry_all: bool) -> None:
+    named = set().union(*(_file_values(argv) for _, argv in pairs))
+    carried = named if carry_all else set(sorted(named)[1:])
+    decision = decide(plan(*(argv for _, argv in pairs), files={n: "x" for n in carried}), DEFAULT_PROFILE)
+    missing = [r for r in decision.plan_reasons if "names a file the plan does not carry" in r]
+    if named - carried:
+        assert missing and decision.verdict is Verdict.REFUSE
+    else:
+        assert not missing
 
 
 @given(specs_and_argvs)

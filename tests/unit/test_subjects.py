@@ -19,7 +19,8 @@ from hermes.subjects import (
 
 MESSAGE_SUBJECTS = [
     subjects.CHAT_RECEIVED, subjects.PLAN_PROPOSED, subjects.EXEC_ORDER, subjects.EXEC_RESULT,
-    subjects.REPLY_CREATED, subjects.APPROVAL_DECIDED, subjects.AUDIT, subjects.PROFILE_SWITCH,
+    subjects.REPLY_CREATED, subjects.APPROVAL_DECIDED, subjects.audit_subject("guard"),
+    subjects.audit_subject("executor"), subjects.PROFILE_SWITCH, subjects.DELIVERY_REQUESTED,
 ]
 DURABLES = {name: value for name, value in vars(subjects).items() if name.endswith("_DURABLE")}
 
@@ -79,7 +80,9 @@ def test_no_two_streams_capture_overlapping_subjects() -> None:
     (subjects.EXEC_ORDER, "HERMES_EXEC"),
     (subjects.EXEC_RESULT, "HERMES_RESULTS"),
     (subjects.REPLY_CREATED, "HERMES_REPLIES"),
-    (subjects.AUDIT, "HERMES_AUDIT"),
+    (subjects.DELIVERY_REQUESTED, "HERMES_DELIVERY"),
+    (subjects.audit_subject("guard"), "HERMES_AUDIT"),
+    (subjects.audit_subject("executor"), "HERMES_AUDIT"),
 ])
 def test_stream_for_names_the_stream_of_each_subject(subject: str, stream: str) -> None:
     assert stream_for(subject).name == stream
@@ -90,9 +93,17 @@ def test_execution_orders_use_a_work_queue_stream() -> None:
 
 
 def test_audit_and_dead_letters_are_kept_not_consumed() -> None:
-    assert stream_for(subjects.AUDIT).retention is RetentionPolicy.LIMITS
-    assert DEAD_LETTER_STREAM.retention is RetentionPolicy.LIMITS
-    assert stream_for(subjects.AUDIT).max_age_seconds >= 365 * 24 * 3600
+    audit = stream_for(subjects.audit_subject("guard"))
+    assert audit.retention is RetentionPolicy.LIMITS and not audit.durables
+    assert DEAD_LETTER_STREAM.retention is RetentionPolicy.LIMITS and not DEAD_LETTER_STREAM.durables
+    assert audit.max_age_seconds >= 365 * 24 * 3600
+
+
+def test_each_service_audits_on_its_own_subject() -> None:
+    assert subjects.audit_subject("guard") == "hermes.v1.audit.guard"
+    assert subjects.audit_subject("executor") == "hermes.v1.audit.executor"
+    with pytest.raises(KeyError):
+        stream_for(subjects.AUDIT)  # the bare prefix is nobody's subject
 
 
 def test_stream_for_unknown_subject_raises_naming_it() -> None:
@@ -182,6 +193,7 @@ def test_every_declared_durable_has_a_constant() -> None:
     ("GUARD_PROFILES_DURABLE", subjects.PROFILE_SWITCH),
     ("EXECUTOR_ORDERS_DURABLE", subjects.EXEC_ORDER),
     ("GATEWAY_REPLIES_DURABLE", subjects.REPLY_CREATED),
+    ("GATEWAY_DELIVERY_DURABLE", subjects.DELIVERY_REQUESTED),
 ])
 def test_each_durable_is_on_the_stream_of_the_subject_it_consumes(constant: str, subject: str) -> None:
     assert DURABLES[constant] in stream_for(subject).durables
@@ -192,3 +204,67 @@ def test_streams_use_file_storage_and_a_dedupe_window() -> None:
         assert s.storage.value == "file"
         assert s.duplicate_window_seconds > 0
         assert s.max_age_seconds > s.duplicate_window_seconds
+
+
+# -- who publishes, who consumes (the source of the NATS permissions) ------------------------------
+
+ROUTED = {r.subject: set(r.producers) for r in subjects.ROUTES}
+
+
+def test_every_message_subject_has_a_route_and_only_those() -> None:
+    assert set(ROUTED) == set(MESSAGE_SUBJECTS)
+    assert len(subjects.ROUTES) == len(ROUTED), "a subject routed twice"
+
+
+@pytest.mark.parametrize("subject, producers", [
+    (subjects.CHAT_RECEIVED, {"gateway", "integration"}),
+    (subjects.PLAN_PROPOSED, {"planner"}),
+    (subjects.PROFILE_SWITCH, {"planner"}),
+    (subjects.APPROVAL_DECIDED, {"gateway"}),  # not the planner: the gateway recognises decisions itself
+    (subjects.EXEC_ORDER, {"guard"}),
+    (subjects.EXEC_RESULT, {"executor"}),
+    (subjects.REPLY_CREATED, {"gateway", "planner", "guard", "executor"}),
+    (subjects.DELIVERY_REQUESTED, {"gateway"}),
+    (subjects.audit_subject("guard"), {"guard"}),
+    (subjects.audit_subject("executor"), {"executor"}),
+])
+def test_who_may_publish_each_subject(subject: str, producers: set[str]) -> None:
+    assert ROUTED[subject] == producers
+    assert set(subjects.producers_of(subject)) == producers
+
+
+def test_other_systems_may_only_start_a_turn() -> None:
+    assert subjects.published_by(subjects.INTEGRATION) == (subjects.CHAT_RECEIVED,)
+    assert subjects.INTEGRATION not in subjects.SERVICES
+
+
+def test_every_consumer_is_a_declared_durable_on_the_stream_of_its_subject() -> None:
+    assert [c.durable for c in subjects.CONSUMERS] == list(dict.fromkeys(c.durable for c in subjects.CONSUMERS))
+    assert {c.durable for c in subjects.CONSUMERS} == set(DURABLES.values())
+    for consumer in subjects.CONSUMERS:
+        spec = stream_for(consumer.subject)
+        assert consumer.stream == spec.name and consumer.durable in spec.durables, consumer
+        assert consumer.service in subjects.SERVICES
+        assert consumer.durable.startswith(consumer.service + "-"), "a durable is named after its service"
+
+
+def test_every_produced_subject_is_consumed_or_kept() -> None:
+    """A routed subject has a durable consumer, or lands in a stream that keeps it (the audit)."""
+    for route in subjects.ROUTES:
+        if not subjects.consumers_of(route.subject):
+            assert stream_for(route.subject).retention is RetentionPolicy.LIMITS, route.subject
+
+
+def test_a_service_dead_letters_only_what_it_consumes() -> None:
+    for service in subjects.SERVICES:
+        consumed = {c.subject for c in subjects.consumed_by(service)}
+        assert set(subjects.dead_letters_of(service)) == {dead_letter_subject(s) for s in consumed}
+    assert subjects.dead_letters_of("integration") == ()
+
+
+def test_the_executor_consumer_has_its_ack_wait() -> None:
+    executor = next(c for c in subjects.CONSUMERS if c.durable == subjects.EXECUTOR_ORDERS_DURABLE)
+    assert executor.ack_wait_seconds == subjects.EXEC_ACK_WAIT_SECONDS
+    from hermes.settings import Settings
+
+    assert Settings.model_fields["exec_ack_wait_seconds"].default == subjects.EXEC_ACK_WAIT_SECONDS
