@@ -14,6 +14,7 @@ from hermes.runtime import ServiceRuntime
 from hermes.settings import Settings
 from hermes_executor.service import Executor
 
+
 def create_app(settings: Settings | None = None, *, configure_logging: bool = True) -> FastStream:
     """The executor: pulls signed orders, runs them in the sandbox, publishes results."""
     rt = ServiceRuntime("executor", settings, configure_logging=configure_logging)
@@ -47,6 +48,11 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Tr
         except NotFoundError:
             return
         if info.config.ack_wait is not None and abs(info.config.ack_wait - ack_wait) < 0.001:
+            return
+        if not rt.settings.nats_declare_streams:  # the bootstrap owns the consumer; this user may not change it
+            rt.log.error("executor consumer ack wait differs from HERMES_EXEC_ACK_WAIT_SECONDS; run `hermes "
+                         "bootstrap` with the same value (the executor's NATS user may not change consumers)",
+                         consumer_ack_wait_seconds=info.config.ack_wait, configured_seconds=ack_wait)
             return
         await js.add_consumer(stream, config=info.config.evolve(ack_wait=ack_wait))  # create-or-update
         rt.log.info("executor consumer ack wait updated", ack_wait_seconds=ack_wait,
