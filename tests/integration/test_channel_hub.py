@@ -28,6 +28,7 @@ from hermes_gateway.people import People
 from hermes_gateway.telegram_adapter import TelegramAdapter
 
 from tests.channels.fakes import FakeTelegram, RecordingInbound
+from tests.waiting import redis_clock_past, redis_now
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 CHAT = "1111111"
@@ -245,14 +246,21 @@ async def test_one_poller_per_token_and_it_moves_when_its_holder_dies(runtime) -
                     for inbound in inbounds]
         key = runtime.keys.lease(adapters[0].connection_key())
         keepers = [ConnectionKeeper(runtime, adapter, Lease(runtime.redis, key, ttl=1.0)) for adapter in adapters]
+        tries = [_record_lease_calls(keeper.lease) for keeper in keepers]
         for keeper in keepers:
             keeper.start()
         try:
             await _until(lambda: any(k.connected for k in keepers))
-            await asyncio.sleep(1.5)  # well past a renewal: still exactly one
-            assert [k.connected for k in keepers].count(True) == 1
             holder = next(i for i, k in enumerate(keepers) if k.connected)
             other = 1 - holder
+            # Well past the lease's lifetime (four renewals of a 1 s lease renewed every ~0.33 s), the
+            # other replica has asked for the lease again and again and never got it: still exactly one.
+            seen_at = len(tries[other])
+            await _until(lambda: tries[holder].count(("renew", True)) >= 4
+                         and len(tries[other]) >= seen_at + 4, timeout=10)
+            assert [k.connected for k in keepers].count(True) == 1 and keepers[holder].connected
+            assert ("renew", False) not in tries[holder]
+            assert ("acquire", True) not in tries[other][seen_at:]
             update = {"update_id": 1, "message": {"message_id": 5, "date": 1714560000, "text": "first",
                                                   "from": {"id": int(CHAT), "is_bot": False, "first_name": "A"},
                                                   "chat": {"id": int(CHAT), "type": "private"}}}
@@ -276,6 +284,21 @@ async def test_one_poller_per_token_and_it_moves_when_its_holder_dies(runtime) -
             for adapter in adapters:
                 await adapter.close()
         assert await runtime.redis.get(key) is None  # a clean stop gives the lease back
+
+
+def _record_lease_calls(lease: Lease) -> list[tuple[str, bool]]:
+    """Every acquire and renew of `lease`, with its answer, in order."""
+    calls: list[tuple[str, bool]] = []
+    for name in ("acquire", "renew"):
+        inner = getattr(lease, name)
+
+        async def recorded(inner=inner, name=name) -> bool:
+            answer = await inner()
+            calls.append((name, answer))
+            return answer
+
+        setattr(lease, name, recorded)
+    return calls
 
 
 async def _until(predicate, timeout: float = 5.0) -> None:
@@ -313,14 +336,17 @@ async def test_an_unreachable_platform_at_start_is_retried_and_an_incomplete_con
 async def test_an_event_taken_but_never_published_is_taken_again_and_a_published_one_never(hub) -> None:
     channels, _fake, published = hub
     channels.pending_seconds = 1
+    redis = channels.rt.redis
     # a gateway that died between taking the event and publishing it
     assert await channels.seen("telegram:42:update:7") is False
+    taken = await redis_now(redis)  # the mark was set before this: it lapses by taken + pending_seconds
     assert await channels.seen("telegram:42:update:7") is True  # meanwhile: a duplicate
-    await asyncio.sleep(1.2)
+    await redis_clock_past(redis, taken + channels.pending_seconds)  # Redis's clock decides the lapse
     assert await channels.seen("telegram:42:update:7") is False  # the redelivery after the restart
     # published: taken for good, and the bus message id is the event's own
     await asyncio.create_task(_take_and_publish(channels, "telegram:42:update:8"))
-    await asyncio.sleep(1.2)
+    taken = await redis_now(redis)
+    await redis_clock_past(redis, taken + channels.pending_seconds)  # a mere pending mark would be gone
     assert await channels.seen("telegram:42:update:8") is True
     first = published[-1][1]
     await channels.message("telegram", f"telegram:{CHAT}", CHAT, "hi", "telegram:42:update:8", target())
