@@ -33,7 +33,8 @@ class Gateway:
             self.rt.log.warning("reply dropped: older than its time-to-live", reply_id=reply.id,
                                 expires_at=reply.expires_at.isoformat())
             return
-        redacted = reply.model_copy(update={"text": self.rt.redactor.text(reply.text)})
+        # Everything a person will see, blocks and approval prompt included, whoever wrote it.
+        redacted = Reply.model_validate(self.rt.redactor.data(reply.model_dump(mode="json")))
         cursor = await self.conversations.append_reply(redacted)
         self.rt.log.info("reply recorded" if cursor else "duplicate reply ignored", reply_id=reply.id,
                          kind=reply.kind, final=reply.final)
