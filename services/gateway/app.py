@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Tr
         return people["p"]
 
     def make_intake() -> Intake:
-        return Intake(make_people(), gateway.approvals)
+        return Intake(make_people(), gateway.approvals, rt.redactor)
 
     # The chat platforms: built now, so that no reply handled before the HTTP side is up misses them.
     channels = ChannelHub(rt, lambda: gateway.conversations, gateway.approval_conversation, config,

@@ -192,6 +192,7 @@ class HttpApi:
             raise _bad(f"field 'text' is longer than {MAX_TEXT} characters")
         conversation_id = _optional_str(body, "conversation_id", _ID, 128)
         caller = _caller(request)
+        text = self.intake.clean(text)
         if conversation_id is None:
             conversation_id = new_id()
             await self.log.create(conversation_id, user=caller.user, channel="http")

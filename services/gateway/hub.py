@@ -275,6 +275,7 @@ class ChannelHub:
     async def message(self, channel: str, conversation_key: str, user: str, text: str, event_id: str,
                       target: DeliveryTarget) -> None:
         caller = await self.intake.people.from_platform(channel, user)
+        text = self.intake.clean(text)
         conversation_id = await self._conversation(conversation_key, caller.user, channel)
         await self._remember_target(conversation_id, target)
         # The id comes from the platform's event: a second publish of it (after a crash) is dropped by

@@ -7,14 +7,21 @@ from __future__ import annotations
 from hermes import subjects
 from hermes.approval_answers import approval_answer
 from hermes.contracts import ApprovalDecision, ChatMessage, Envelope
+from hermes.redaction import Redactor
 from hermes.stores.approvals import ApprovalView
 from hermes_gateway.people import Caller, People
 
 
 class Intake:
-    def __init__(self, people: People, approvals: ApprovalView) -> None:
+    def __init__(self, people: People, approvals: ApprovalView, redactor: Redactor | None = None) -> None:
         self.people = people
         self.approvals = approvals
+        self._redactor = redactor
+
+    def clean(self, text: str) -> str:
+        """What a person typed, with any secret in it redacted: it goes to the bus, the conversation log,
+        the planner's memory and maybe a model, none of which should ever hold a secret."""
+        return self._redactor.text(text) if self._redactor is not None else text
 
     async def from_text(self, caller: Caller, conversation_id: str, text: str,
                         message_id: str) -> tuple[Envelope, str]:

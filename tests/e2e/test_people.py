@@ -253,3 +253,20 @@ async def test_an_approval_edited_in_redis_is_refused_and_nothing_runs(people: H
     assert "was altered" in refused["text"] and "nothing ran" in refused["text"], refused
     assert not _calls(people, "cluster", "scale")
     await _audit_until(people, lambda rs: any(r.event == "approval.tampered" for r in rs))
+
+
+async def test_a_secret_typed_into_the_chat_is_never_stored_or_passed_on(people: HermesStack) -> None:
+    secret = "ghp_" + "Zq3" * 12
+    sent, events = await people.turn(f"List my Ankra clusters, my github token is {secret}", user="alice")
+    status, page = await _get(people, f"/v1/conversations/{sent['conversation_id']}/events", "alice")
+    assert status == 200 and page["events"], page
+    assert secret not in json.dumps(page) and "[REDACTED:" in page["events"][0]["text"]
+    client = aioredis.Redis.from_url(people.redis_url, decode_responses=True)
+    readers = {"string": client.get, "hash": client.hgetall, "set": client.smembers, "zset": lambda k: client.zrange(k, 0, -1),
+               "list": lambda k: client.lrange(k, 0, -1), "stream": lambda k: client.xrange(k)}
+    try:
+        stored = {k: await readers[await client.type(k)](k) async for k in client.scan_iter(f"{people.redis_prefix}:*")}
+    finally:
+        await client.aclose()
+    assert any(k.endswith(":history") for k in stored), "the planner's memory is among what was read"
+    assert secret not in json.dumps(stored, default=str)
