@@ -41,15 +41,21 @@ def has_role(roles: list[str] | tuple[str, ...], role: str) -> bool:
 
 @dataclass(frozen=True)
 class Principal:
-    """Someone the guard has checked: a verified stamp, or the bus's role for an unstamped message."""
+    """Someone authenticated: by the gateway (a token, a platform signature), or by the guard from a
+    verified stamp; or, unverified, the bus's role for an unstamped message."""
 
     user: str
     roles: tuple[str, ...]
     verified: bool
     platform_user: str | None = None
+    channel: str = ""
 
     def may(self, role: str) -> bool:
         return has_role(self.roles, role)
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
 
     def describe(self) -> str:
         return f"{self.user} ({', '.join(self.roles) or 'no role'})"

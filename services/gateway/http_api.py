@@ -17,11 +17,12 @@ from importlib import resources
 from typing import Any
 
 from aiohttp import web
+from hermes.access import Principal
 from hermes.contracts import new_id, utcnow
 from hermes.stores.approvals import ApprovalView, PendingApproval
 from hermes_gateway.conversations import START, ConversationLog, UnknownConversation, message_event
 from hermes_gateway.intake import Intake
-from hermes_gateway.people import Caller, People, whoami
+from hermes_gateway.people import People, whoami
 
 Publish = Callable[[Any, str], Awaitable[None]]
 Ready = Callable[[], Awaitable[dict[str, bool]]]
@@ -94,7 +95,7 @@ def _auth(people: People, public: frozenset[str] = frozenset()) -> Callable[...,
     return middleware
 
 
-def _caller(request: web.Request) -> Caller:
+def _caller(request: web.Request) -> Principal:
     return request["caller"]
 
 
@@ -140,7 +141,7 @@ class HttpApi:
         self.ready = ready
         self.long_poll_max = long_poll_max
 
-    async def _visible(self, caller: Caller, conversation_id: str) -> bool:
+    async def _visible(self, caller: Principal, conversation_id: str) -> bool:
         """Whether `caller` may see the conversation: its owner, or an admin."""
         if not _ID.match(conversation_id):
             return False

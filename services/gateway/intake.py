@@ -5,11 +5,12 @@ publishes decisions, because only it knows who is answering."""
 from __future__ import annotations
 
 from hermes import subjects
+from hermes.access import Principal
 from hermes.approval_answers import approval_answer
 from hermes.contracts import ApprovalDecision, ChatMessage, Envelope
 from hermes.redaction import Redactor
 from hermes.stores.approvals import ApprovalView
-from hermes_gateway.people import Caller, People
+from hermes_gateway.people import People
 
 
 class Intake:
@@ -23,7 +24,7 @@ class Intake:
         the planner's memory and maybe a model, none of which should ever hold a secret."""
         return self._redactor.text(text) if self._redactor is not None else text
 
-    async def from_text(self, caller: Caller, conversation_id: str, text: str,
+    async def from_text(self, caller: Principal, conversation_id: str, text: str,
                         message_id: str) -> tuple[Envelope, str]:
         """The message to publish for `text`, and its subject."""
         answer = approval_answer(text)
@@ -40,7 +41,7 @@ class Intake:
                               identity=self.people.stamp(caller, message_id, conversation_id))
         return message, subjects.CHAT_RECEIVED
 
-    async def decision(self, caller: Caller, conversation_id: str, approval_id: str, decision: str,
+    async def decision(self, caller: Principal, conversation_id: str, approval_id: str, decision: str,
                        message_id: str, *, where_typed: bool = False) -> tuple[ApprovalDecision, str]:
         """A decision on `approval_id`: answered where it was typed (`where_typed`), else on the
         approval's own conversation (a button, the approvals API) while it is still waiting."""

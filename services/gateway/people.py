@@ -8,31 +8,13 @@ signed with its own key (`hermes.access.stamp`); a `user` field a caller fills i
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
 
-from hermes.access import check_roles, has_role, stamp
+from hermes.access import Principal, check_roles, stamp
 from hermes.contracts import Identity, utcnow
 from hermes.signing import ServiceKey
 from hermes.stores.users import User, UserDirectory
 
 BOOTSTRAP_ADMIN = "admin"
-
-
-@dataclass(frozen=True)
-class Caller:
-    """An authenticated person, as far as the gateway knows them."""
-
-    user: str
-    roles: tuple[str, ...]
-    channel: str
-    platform_user: str | None = None
-
-    def may(self, role: str) -> bool:
-        return has_role(self.roles, role)
-
-    @property
-    def is_admin(self) -> bool:
-        return "admin" in self.roles
 
 
 class People:
@@ -46,30 +28,31 @@ class People:
         self._channel_roles = {k: tuple(check_roles(v)) for k, v in (channel_roles or {}).items()}
         self._bootstrap = bootstrap_token.encode() if bootstrap_token else None
 
-    async def from_token(self, token: str, channel: str = "http") -> Caller | None:
+    async def from_token(self, token: str, channel: str = "http") -> Principal | None:
         """The caller a bearer token belongs to, or None."""
         user = await self.directory.authenticate(token)
         if user is not None:
-            return Caller(user.name, tuple(user.roles), channel)
+            return Principal(user.name, tuple(user.roles), verified=True, channel=channel)
         # HERMES_API_TOKEN: an admin for a gateway started without users (tests, a first deployment).
         if self._bootstrap is not None and hmac.compare_digest(token.encode(), self._bootstrap):
-            return Caller(BOOTSTRAP_ADMIN, ("admin",), channel)
+            return Principal(BOOTSTRAP_ADMIN, ("admin",), verified=True, channel=channel)
         return None
 
-    async def from_platform(self, platform: str, platform_id: str) -> Caller:
+    async def from_platform(self, platform: str, platform_id: str) -> Principal:
         """A chat-platform user: the Hermes user they are mapped to, else the channel's role."""
         handle = f"{platform}:{platform_id}"
         name = self._people.get(handle)
         user: User | None = await self.directory.get(name) if name else None
         if user is not None:
-            return Caller(user.name, tuple(user.roles), platform, platform_user=handle)
-        return Caller(handle, self._channel_roles.get(platform, ("viewer",)), platform, platform_user=handle)
+            return Principal(user.name, tuple(user.roles), verified=True, platform_user=handle, channel=platform)
+        return Principal(handle, self._channel_roles.get(platform, ("viewer",)), verified=True, platform_user=handle,
+                         channel=platform)
 
-    def stamp(self, caller: Caller, message_id: str, conversation_id: str) -> Identity:
+    def stamp(self, caller: Principal, message_id: str, conversation_id: str) -> Identity:
         return stamp(self._key, user=caller.user, roles=list(caller.roles), channel=caller.channel,
                      message_id=message_id, conversation_id=conversation_id, platform_user=caller.platform_user)
 
 
-def whoami(caller: Caller) -> dict[str, object]:
+def whoami(caller: Principal) -> dict[str, object]:
     return {"user": caller.user, "roles": list(caller.roles), "channel": caller.channel,
             "at": utcnow().isoformat()}

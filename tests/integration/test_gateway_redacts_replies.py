@@ -40,10 +40,11 @@ async def test_a_reply_is_redacted_in_every_part_before_it_is_recorded(redis_ser
 
 
 async def test_a_secret_a_person_types_is_redacted_before_it_reaches_the_bus_or_the_log() -> None:
+    from hermes.access import Principal
     from hermes.redaction import Redactor
     from hermes.signing import ServiceKey
     from hermes_gateway.intake import Intake
-    from hermes_gateway.people import Caller, People
+    from hermes_gateway.people import People
 
     class NoApprovals:
         async def waiting_ids(self, _cid: str) -> list[str]:
@@ -51,5 +52,5 @@ async def test_a_secret_a_person_types_is_redacted_before_it_reaches_the_bus_or_
 
     intake = Intake(People(None, ServiceKey.generate("gateway")), NoApprovals(), Redactor([]))  # type: ignore[arg-type]
     text = intake.clean(f"use {GITHUB} to pull the chart")
-    message, _subject = await intake.from_text(Caller("alice", ("operator",), "http"), "c1", text, "m1")
+    message, _subject = await intake.from_text(Principal("alice", ("operator",), verified=True, channel="http"), "c1", text, "m1")
     assert GITHUB not in message.text and "to pull the chart" in message.text
