@@ -16,9 +16,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
+from rich.measure import Measurement
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from hermes.audit import verified
 from hermes.signing import TrustedKeys
@@ -178,26 +181,65 @@ def _signed(value: bool | None) -> str:
     return {True: "✓", False: "✗ NOT the service's", None: "?"}[value]
 
 
-def audit_table(records: list, keys: TrustedKeys | None = None) -> Table:
+AUDIT_FIELDS = ("who asked", "who approved", "profile", "cluster", "commands", "outcome / reason", "plan", "signed")
+
+
+def _audit_fields(record, keys: TrustedKeys | None) -> dict[str, str]:
+    """Every field a person reads in an audit record, as shown (commands one per line)."""
     from hermes.catalog import display
 
-    table = Table(box=box.SIMPLE_HEAVY, title=f"Audit ({len(records)} record{'s' if len(records) != 1 else ''})",
-                  title_justify="left")
+    return {
+        "who asked": _who(record.requested_by),
+        "who approved": _who(record.approved_by),
+        "profile": record.profile or "-",
+        "cluster": record.cluster or "-",
+        "commands": "\n".join(display(argv) for argv in record.commands) or "-",
+        "outcome / reason": " — ".join(part for part in (record.outcome, record.reason) if part) or "-",
+        "plan": (record.plan_hash or "-")[:12],
+        "signed": _signed(verified(record, keys or TrustedKeys())),
+    }
+
+
+def _audit_title(records: list) -> str:
+    return f"Audit ({len(records)} record{'s' if len(records) != 1 else ''})"
+
+
+def audit_table(records: list, keys: TrustedKeys | None = None) -> Table:
+    """One row per record, a column per field: for a terminal wide enough to show every column."""
+    table = Table(box=box.SIMPLE_HEAVY, title=_audit_title(records), title_justify="left")
     for name, kwargs in (("time", {"no_wrap": True}), ("event", {"no_wrap": True}), ("who asked", {}),
                          ("who approved", {}), ("profile", {}), ("cluster", {}), ("commands", {"overflow": "fold"}),
                          ("outcome / reason", {"overflow": "fold"}), ("plan", {"no_wrap": True}),
                          ("signed", {"no_wrap": True})):
         table.add_column(name, **kwargs)
     for record in records:
-        commands = "\n".join(display(argv) for argv in record.commands) or "-"
-        outcome = " — ".join(part for part in (record.outcome, record.reason) if part) or "-"
-        table.add_row(
-            record.created_at.strftime("%Y-%m-%d %H:%M:%S"), record.event, _who(record.requested_by),
-            _who(record.approved_by), record.profile or "-", record.cluster or "-", escape(commands),
-            escape(outcome), (record.plan_hash or "-")[:12],
-            _signed(verified(record, keys or TrustedKeys())),
-        )
+        fields = _audit_fields(record, keys)
+        table.add_row(record.created_at.strftime("%Y-%m-%d %H:%M:%S"), record.event,
+                      *(escape(fields[name]) for name in AUDIT_FIELDS))
     return table
+
+
+def audit_blocks(records: list, keys: TrustedKeys | None = None) -> Group:
+    """One stacked block per record (time and event, then a line per field): every field shows at any width."""
+    parts: list = [Text(_audit_title(records), style="italic")]
+    for record in records:
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="dim", no_wrap=True)
+        grid.add_column(overflow="fold")
+        for name, value in _audit_fields(record, keys).items():
+            grid.add_row(name, Text(value))
+        parts += [Text(""), Text.assemble((record.created_at.strftime("%Y-%m-%d %H:%M:%S"), "bold"), "  ",
+                                          (record.event, "bold cyan")), Padding(grid, (0, 0, 0, 2))]
+    return Group(*parts)
+
+
+def audit_view(console: Console, records: list, keys: TrustedKeys | None = None) -> Table | Group:
+    """The table when every column fits the terminal (rich would otherwise drop columns), else blocks."""
+    table = audit_table(records, keys)
+    unbounded = console.options.update_width(1_000_000)  # what the table needs, not what it is given
+    if Measurement.get(console, unbounded, table).minimum <= console.width:
+        return table
+    return audit_blocks(records, keys)
 
 
 def audit(nats_url: str | None, conversation_id: str | None, cluster: str | None, limit: int, as_json: bool,
@@ -223,7 +265,7 @@ def audit(nats_url: str | None, conversation_id: str | None, cluster: str | None
         shown = " and ".join(f for f in filters if f)
         console.print(f"No audit records{' for ' + shown if shown else ''}.", highlight=False)
         return EXIT_OK
-    console.print(audit_table(records, keys))
+    console.print(audit_view(console, records, keys))
     forged = sum(1 for r in records if verified(r, keys) is False)
     if forged:
         err_console.print(f"[bold red]{forged} record(s) do not carry the signature of the service they name[/]: "

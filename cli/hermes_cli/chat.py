@@ -11,14 +11,15 @@ import asyncio
 import json
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 
 from hermes_cli import paths
-from hermes_cli.client import ClientFailure, Event, GatewayClient
-from hermes_cli.render import conversation_hint, render_event
+from hermes_cli.client import ApiError, ClientFailure, Event, GatewayClient, TurnTimeout
+from hermes_cli.render import conversation_hint, render_block, render_decision, render_event
 
 DEFAULT_URL = "http://127.0.0.1:8789"
 EXIT_OK = 0
@@ -144,36 +145,117 @@ def repl(conn: Connection, *, conversation_id: str | None, as_json: bool,
     return last_code
 
 
+@dataclass(frozen=True)
+class DecisionOutcome:
+    """What the guard made of a decision."""
+
+    outcome: str  # ran | failed | recorded | rejected | refused | taken
+    text: str  # the final reply's text (the reason, for a refusal), or what the pending list shows
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_TURN_FAILED if self.outcome in {"refused", "failed"} else EXIT_OK
+
+
+def decision_outcome(decision: str, events: list[Event]) -> DecisionOutcome:
+    """Classify a decision by its events (the guard's answer, then what ran).
+
+    The guard answers a decision it takes with a progress event ("Approved by … Running …") before the
+    plan's result; a refusal, a rejection, or the first approval of two is its one final reply."""
+    replies = [e for e in events if e.get("type", "reply") == "reply"]
+    final = replies[-1] if replies else {}
+    text = str(final.get("text") or "")
+    went_on = any(e.get("kind") == "progress" for e in replies[:-1])
+    if final.get("kind") == "error":
+        return DecisionOutcome("failed" if went_on and decision == "approve" else "refused", text)
+    if decision == "reject":
+        return DecisionOutcome("rejected", text)
+    return DecisionOutcome("ran" if went_on else "recorded", text)
+
+
+PENDING_POLL_SECONDS = 0.3
+
+
+async def _watch_pending(client: GatewayClient, approval_id: str, decision: str, conversation_id: str,
+                         timeout: float) -> DecisionOutcome:
+    """The outcome as the pending list shows it, for a decider who may not read the approval's
+    conversation (only its owner and admins may): recorded (still pending, with your approval), or
+    taken (no longer pending). The guard's words and what ran stay in that conversation."""
+    me = str((await client.whoami()).get("user") or "")
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = next((a for a in await client.approvals() if a.get("approval_id") == approval_id), None)
+        if listed is None:
+            verb = "approval" if decision == "approve" else "rejection"
+            return DecisionOutcome("taken", f"the guard took your {verb}: {approval_id} is no longer pending. What "
+                                            f"it ran shows in conversation {conversation_id}, which only its "
+                                            "owner and admins can read")
+        approved_by = [str(u) for u in listed.get("approved_by") or []]
+        if decision == "approve" and me in approved_by:
+            of = f" ({len(approved_by)} of 2)" if listed.get("two_person") else ""
+            return DecisionOutcome("recorded", f"approved by {', '.join(approved_by)}{of}; {approval_id} waits for "
+                                               "another approver")
+        if time.monotonic() > deadline:
+            raise TurnTimeout(timeout, conversation_id)
+        await asyncio.sleep(PENDING_POLL_SECONDS)
+
+
 def decide(conn: Connection, approval_id: str, decision: str, *, follow: bool,
            as_json: bool, timeout: float, console: Console, err_console: Console) -> int:
-    """Approve or reject a pending approval; then show what happened (unless --no-wait)."""
+    """Approve or reject a pending approval; then follow the decision to the guard's answer and what ran,
+    and say what came of it (unless --no-wait). Exit 1 when the guard refused it or the run failed."""
     printer = TurnPrinter(console, as_json)
+    events: list[Event] = []
 
-    async def go() -> tuple[dict, Event | None]:
+    def on_event(event: Event) -> None:
+        events.append(event)
+        if as_json or not event.get("final"):
+            printer(event)  # the final reply is shown with the outcome, below
+
+    async def go() -> tuple[dict, Event | None, DecisionOutcome | None]:
         async with GatewayClient(conn.url, conn.token) as client:
             accepted = await client.decide(approval_id, decision)
-            if not follow or not accepted.get("correlation_id") or not accepted.get("conversation_id"):
-                return accepted, None
-            if not as_json:
-                done = "Approved" if decision == "approve" else "Rejected"
-                console.print(f"[bold]{done}[/] {approval_id}.", highlight=False)
-            final = await client.follow_turn(accepted["conversation_id"], accepted["correlation_id"],
-                                             str(accepted.get("cursor", "0")), printer, timeout)
-            return accepted, final
+            conversation_id = accepted.get("conversation_id")
+            if not follow or not accepted.get("correlation_id") or not conversation_id:
+                return accepted, None, None
+            try:
+                final = await client.follow_turn(conversation_id, accepted["correlation_id"],
+                                                 str(accepted.get("cursor", "0")), on_event, timeout)
+            except ApiError as err:
+                if err.status != 404:  # 404: an approver who may not read the approval's conversation
+                    raise
+                return accepted, None, await _watch_pending(client, approval_id, decision, conversation_id,
+                                                            timeout)
+            return accepted, final, decision_outcome(decision, events)
 
     try:
-        accepted, final = asyncio.run(go())
+        accepted, final, result = asyncio.run(go())
     except ClientFailure as err:
         err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
         return err.exit_code
-    if final is None:
+    except KeyboardInterrupt:
+        err_console.print(f"[dim](stopped waiting; the decision on {approval_id} was sent)[/]", highlight=False)
+        return EXIT_INTERRUPTED
+    if result is None:
         if as_json:
             sys.stdout.write(json.dumps(accepted) + "\n")
         else:
             done = "Approval" if decision == "approve" else "Rejection"
             console.print(f"{done} of {approval_id} sent.", highlight=False)
         return EXIT_OK
-    return _exit_code(final)
+    if as_json:
+        console.file.write(json.dumps({"type": "decision", "approval_id": approval_id, "decision": decision,
+                                       "outcome": result.outcome, "text": result.text}, ensure_ascii=False) + "\n")
+        console.file.flush()
+        return result.exit_code
+    if final is not None and result.outcome in {"ran", "rejected"}:
+        printer(final)  # the plan's result (or the rejection), blocks and all
+    elif final is not None:
+        for block in final.get("blocks") or []:
+            if isinstance(block, dict):
+                console.print(render_block(block))
+    console.print(render_decision(approval_id, decision, result.outcome, result.text), soft_wrap=True)
+    return result.exit_code
 
 
 def whoami(conn: Connection, *, as_json: bool, console: Console, err_console: Console) -> int:

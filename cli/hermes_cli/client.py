@@ -139,6 +139,10 @@ class GatewayClient:
         """POST /v1/approvals/{id} with approve or reject, as the token's user."""
         return await self._request("POST", f"/v1/approvals/{approval_id}", json={"decision": decision})
 
+    async def approvals(self) -> list[dict[str, Any]]:
+        """GET /v1/approvals: the pending approvals the token's user may decide (and their own requests)."""
+        return list((await self._request("GET", "/v1/approvals")).get("approvals") or [])
+
     async def follow_turn(self, conversation_id: str, correlation_id: str, cursor: str,
                           on_event: Callable[[Event], None], timeout: float) -> Event:
         """Follow a conversation from `cursor` until the turn's final event; return it.

@@ -98,6 +98,25 @@ def render_event(event: Event) -> list[RenderableType]:
     return ([Text(text)] if text else []) + blocks
 
 
+_DECISION_LINES = {
+    "ran": ("✓ ", "bold green", "{id}: approved, and the plan ran."),
+    "rejected": ("✓ ", "bold green", "{id}: rejected; nothing of it ran."),
+    "recorded": ("… ", "bold yellow", "{id}: your approval is recorded; nothing runs yet: {text}"),
+    "refused": ("✗ ", "bold red", "{id}: the guard refused your {decision}; nothing ran: {text}"),
+    "taken": ("✓ ", "bold green", "{id}: {text}."),
+    "failed": ("✗ ", "bold red", "{id}: approved, but the run failed: {text}"),
+}
+
+
+def render_decision(approval_id: str, decision: str, outcome: str, text: str) -> Text:
+    """One line saying what came of `hermes approve|reject`: ran, failed, recorded (1 of 2), rejected,
+    refused with the guard's reason, or taken (for a decider who may not read the approval's conversation)."""
+    mark, style, template = _DECISION_LINES[outcome]
+    line = template.format(id=approval_id, decision="approval" if decision == "approve" else "rejection",
+                           text=text.strip() or "no reason given")
+    return Text.assemble((mark, style), (line, style if outcome != "recorded" else ""))
+
+
 def print_events(console: Console, events: Iterable[Event]) -> None:
     for event in events:
         for renderable in render_event(event):

@@ -503,8 +503,29 @@ class Supervisor:
         self.console.print(f"API:    {self.url}  (token in {self.state_dir / paths.API_TOKEN})", highlight=False)
         self.console.print(f"Web:    {self.url}/  (paste that token, or open {self.url}/#token=<token>)",
                            highlight=False)
-        self.console.print('\n[bold green]Ready.[/] Talk to Hermes: [bold]hermes chat "List my Ankra clusters"[/]'
+        # The command that reaches *this* instance as printed: a state dir other than the default is
+        # named (chat then finds the URL, whatever --port, in its up.json), and so is the URL when
+        # HERMES_URL in this environment points elsewhere.
+        import shlex
+
+        from hermes.settings import default_state_dir
+        from rich.markup import escape
+
+        flags: list[str] = []
+        if self.state_dir.resolve() != default_state_dir().expanduser().absolute().resolve():
+            flags += ["--state-dir", str(self.state_dir)]
+        env_url = os.environ.get("HERMES_URL")
+        if env_url and env_url.rstrip("/") != self.url:
+            flags += ["--url", self.url]
+        chat = shlex.join(["hermes", "chat", *flags, "List my Ankra clusters"])
+        self.console.print(f"\n[bold green]Ready.[/] Talk to Hermes: [bold]{escape(chat)}[/]"
                            "   (Ctrl-C here stops everything)", highlight=False, soft_wrap=True)
+        for commands, flag in (("approve, reject, whoami, audit and users", "--state-dir"),
+                               ("approve, reject and whoami", "--url")):
+            if flag in flags:
+                same = escape(shlex.join(flags[flags.index(flag):flags.index(flag) + 2]))
+                self.console.print(f"        {commands} take the same [bold]{same}[/]", highlight=False,
+                                   soft_wrap=True)
 
     def _supervise(self) -> int:
         """Wait for a signal or a child's death; then stop everything."""

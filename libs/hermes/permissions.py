@@ -193,8 +193,8 @@ def nats_config(passwords: Mapping[str, str] | None = None) -> str:
         out += [
             "# Passwords come from the environment of nats-server (never from this file):",
             *(f"#   {line}" for line in _wrap(env_list, 96)),
-            "# Each service connects as its own user (HERMES_NATS_URL=nats://<service>:<password>@nats:4222)",
-            "# with its own inbox prefix _INBOX_<service>.",
+            "# Each service connects as its own user (HERMES_NATS_USER, its password in the file",
+            "# HERMES_NATS_PASSWORD_FILE names) with its own inbox prefix _INBOX_<service>.",
         ]
     else:
         out += ["# Passwords are inline: keep this file private (mode 0600)."]

@@ -52,6 +52,16 @@ class ConversationLog:
         """Who the conversation belongs to (a Hermes user, or a platform identity), None if unknown."""
         return await self._redis.hget(self._keys.conversation(conversation_id), "user")
 
+    async def admit(self, conversation_id: str, user: str) -> None:
+        """Let `user` read the conversation too: an approver who decided one of its approvals follows
+        what their decision did."""
+        await self._redis.hset(self._keys.conversation(conversation_id), f"reader:{user}", utcnow().isoformat())
+
+    async def may_read(self, conversation_id: str, user: str) -> bool:
+        """Whether `user` owns the conversation or was admitted to it."""
+        owner, admitted = await self._redis.hmget(self._keys.conversation(conversation_id), ["user", f"reader:{user}"])
+        return owner == user or admitted is not None
+
     async def append(self, conversation_id: str, event: dict[str, Any]) -> str | None:
         """Append `event` (which has an `id`); the cursor after it, or None for a duplicate."""
         payload = json.dumps(event, ensure_ascii=False, default=str)

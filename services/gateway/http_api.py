@@ -142,13 +142,12 @@ class HttpApi:
         self.long_poll_max = long_poll_max
 
     async def _visible(self, caller: Principal, conversation_id: str) -> bool:
-        """Whether `caller` may see the conversation: its owner, or an admin."""
+        """Whether `caller` may see the conversation: its owner, an approver who decided in it, or an admin."""
         if not _ID.match(conversation_id):
             return False
-        owner = await self.log.owner(conversation_id)
-        if owner is None:
-            return caller.is_admin and await self.log.exists(conversation_id)
-        return caller.is_admin or owner == caller.user
+        if caller.is_admin:
+            return await self.log.exists(conversation_id)
+        return await self.log.may_read(conversation_id, caller.user)
 
     async def whoami(self, request: web.Request) -> web.Response:
         return web.json_response(whoami(_caller(request)))
@@ -276,6 +275,7 @@ class HttpApi:
             raise ApiError(404, f"no pending approval {approval_id!r} that you may decide "
                                 "(GET /v1/approvals lists yours)")
         message, subject = await self.intake.decision(caller, conversation_id, approval_id, decision, new_id())
+        await self.log.admit(conversation_id, caller.user)  # to follow what the decision does
         cursor_before = await self.log.last_cursor(conversation_id)
         await self.log.append(conversation_id, message_event(message.id, message.id,
                                                              f"{decision} {approval_id}", caller.user))

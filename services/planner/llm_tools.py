@@ -38,7 +38,8 @@ _MAX_GOAL = 2000
 # JSON-schema patterns mirroring the catalog's (ECMA-compatible subsets of hermes.catalog._PATTERNS).
 _SCHEMA_PATTERNS = {
     ArgKind.NAME: r"^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,252}$",
-    ArgKind.PATH: r"^[A-Za-z0-9_./-]{1,1024}$",
+    # hermes.catalog.PLAIN_FILE_NAME, and never `..`: a plain name in the run's directory, no `/`.
+    ArgKind.PATH: r"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
     ArgKind.URL: r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$",
     ArgKind.ISO_TIME: r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9:.]+(Z|[+-][0-9:]+)?)?$",
 }
@@ -46,7 +47,7 @@ _KIND_HINT = {
     ArgKind.NAME: "a name or id",
     ArgKind.INT: "a whole number",
     ArgKind.TEXT: "plain text, no shell metacharacters (` $ ; | & < > \\)",
-    ArgKind.PATH: "a file name the planner wrote",
+    ArgKind.PATH: "the plain name of one of the plan's files, e.g. stack.yaml (no directory, no `/`)",
     ArgKind.URL: "an http(s) URL",
     ArgKind.ISO_TIME: "an ISO date or time, e.g. 2026-12-31",
 }

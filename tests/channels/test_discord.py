@@ -3,7 +3,6 @@ and the Ed25519-signed interactions endpoint for buttons and `/hermes`."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
@@ -73,6 +72,24 @@ async def post(client, payload: dict | bytes, *, stamp: int | None = None, key: 
     return await client.post("/discord/interactions", data=body, headers=headers)
 
 
+def handled_messages(adapter: DiscordAdapter) -> list[int]:
+    """The ids of the gateway messages whose handler has finished, in the order they finished.
+
+    discord.py runs each `on_message` as its own task; this wraps the handler the adapter installed, so
+    a test can wait for a message to have been handled (and then assert what it did not do)."""
+    done: list[int] = []
+    inner = adapter.client.on_message
+
+    async def on_message(message: discord.Message) -> None:
+        try:
+            await inner(message)
+        finally:
+            done.append(message.id)
+
+    adapter.client.on_message = on_message
+    return done
+
+
 @pytest.fixture
 async def discord_env(monkeypatch):
     async with FakeDiscord() as fake:
@@ -125,11 +142,11 @@ async def test_message_in_once_through_discord_py(discord_env) -> None:
     await adapter.login()  # GET /users/@me through discord.py's HTTP client, against the fake
     bot = fake.bot_user()
     state = adapter.client._connection
+    handled = handled_messages(adapter)
     payload = message_create("1100", f"<@{bot['id']}> list my clusters", mentions=[bot])
     state.parse_message_create(payload)
     state.parse_message_create(payload)  # delivered twice (a resumed gateway session)
-    await until(lambda: len(inbound.messages) == 1)
-    await asyncio.sleep(0.2)
+    await until(lambda: len(handled) == 2)
     assert len(inbound.messages) == 1
     got = inbound.messages[0]
     assert got["text"] == "list my clusters" and got["user"] == ALICE
@@ -137,7 +154,7 @@ async def test_message_in_once_through_discord_py(discord_env) -> None:
     assert got["target"] == DeliveryTarget("discord", CHANNEL, reply_to="1100", team=GUILD)
 
     state.parse_message_create(message_create("1101", "no mention here"))
-    await asyncio.sleep(0.2)
+    await until(lambda: 1101 in handled)
     assert len(inbound.messages) == 1 and not sent(fake)
 
 

@@ -57,12 +57,43 @@ def script(text: str, cid: str) -> list[dict[str, Any]]:
     return [reply(cid, "answer", f"You said: {text}", final=True)]
 
 
+def _decided(cid: str, decision: str) -> list[dict[str, Any]]:
+    """As the guard answers a decision it takes: the approval, then what ran; or the rejection."""
+    if decision == "approve":
+        return [reply(cid, "progress", "Approved by alice. Running 1 step(s)..."),
+                reply(cid, "answer", "Ran `ankra cluster stacks delete monitoring`: deleted.", final=True)]
+    return [reply(cid, "answer", "Rejected by alice. Nothing was run.", final=True)]
+
+
+# The guard's answers to a decision on each approval the fake knows, by approval id (texts as the guard's).
+DECISIONS: dict[str, Any] = {
+    "apr-123": _decided,
+    "apr-mine": lambda cid, _d: [reply(
+        cid, "error", "alice asked for this, so cannot be one of the two approvers that profile “production” "
+                      "needs; apr-mine still waits", final=True)],
+    "apr-two": lambda cid, _d: [reply(
+        cid, "answer", "approved by alice (1 of 2); profile “production” needs a second person: another "
+                       "approver.", final=True)],
+    "apr-fails": lambda cid, _d: [reply(cid, "progress", "Approved by alice. Running 1 step(s)..."),
+                                  reply(cid, "error", "`ankra cluster reconcile production` failed (exit code 1): "
+                                                      "boom", final=True)],
+}
+
+
 @dataclass
 class FakeGateway:
     url: str = ""
     token: str = TOKEN
     conversations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    # Approvals in conversations of another person (bob), whose events the caller may not read: the
+    # guard's answer shows only in the pending list (GET /v1/approvals).
+    pending: dict[str, dict[str, Any]] = field(default_factory=lambda: {
+        "apr-bobs": {"approval_id": "apr-bobs", "requested_by": "bob", "approved_by": [], "two_person": True},
+        "apr-bobs-last": {"approval_id": "apr-bobs-last", "requested_by": "bob", "approved_by": ["carol"],
+                          "two_person": True},
+    })
+    hidden: set[str] = field(default_factory=set)
     _changed: asyncio.Condition | None = None
     _cursor: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -112,7 +143,7 @@ class FakeGateway:
     async def get_events(self, request: web.Request) -> web.Response:
         self._auth(request)
         conversation_id = request.match_info["conversation_id"]
-        if conversation_id not in self.conversations:
+        if conversation_id not in self.conversations or conversation_id in self.hidden:
             raise _error(404, f"unknown conversation {conversation_id!r}")
         cursor = int(request.query.get("cursor", "0"))
         wait = min(float(request.query.get("wait", "0")), 30.0)
@@ -134,21 +165,42 @@ class FakeGateway:
         self._auth(request)
         approval_id = request.match_info["approval_id"]
         body = await self._body(request)
-        if approval_id != "apr-123":
+        if approval_id in self.pending:  # bob's conversation: the caller decides but may not read it
+            conversation_id = f"conv-of-bob-{approval_id}"
+            self.hidden.add(conversation_id)
+
+            def guard_took_it() -> None:  # as the guard does, after the 202
+                entry = self.pending[approval_id]
+                if len(entry["approved_by"]) + 1 < 2:
+                    entry["approved_by"].append(WHOAMI["user"])
+                else:
+                    del self.pending[approval_id]
+
+            asyncio.get_running_loop().call_later(0.05, guard_took_it)
+            return web.json_response({"approval_id": approval_id, "decision": body["decision"],
+                                      "conversation_id": conversation_id, "correlation_id": uuid.uuid4().hex,
+                                      "cursor": "0"}, status=202)
+        if approval_id not in DECISIONS:
             raise _error(404, f"no pending approval {approval_id!r}: it was already decided, expired, or never existed")
         conversation_id = next(iter(self.conversations), None) or uuid.uuid4().hex
         self.conversations.setdefault(conversation_id, [])
         cid = uuid.uuid4().hex
         cursor = self.conversations[conversation_id][-1]["cursor"] if self.conversations[conversation_id] else "0"
-        if body["decision"] == "approve":
-            events = [reply(cid, "progress", "Approved by alice; running 1 step."),
-                      reply(cid, "answer", "Ran `ankra cluster stacks delete monitoring`: deleted.", final=True)]
-        else:
-            events = [reply(cid, "answer", "Rejected: nothing was run.", final=True)]
-        await self._append(conversation_id, events)
+        await self._append(conversation_id, [{"type": "message", "id": cid, "correlation_id": cid,
+                                              "text": f"{body['decision']} {approval_id}", "user": WHOAMI["user"]}])
+        events = DECISIONS[approval_id](cid, body["decision"])
+        # The guard's answer arrives after the 202, as it does from the real services.
+        asyncio.get_running_loop().call_later(
+            0.05, lambda: asyncio.ensure_future(self._append(conversation_id, events)))
         return web.json_response({"approval_id": approval_id, "decision": body["decision"],
                                   "conversation_id": conversation_id, "correlation_id": cid, "cursor": cursor},
                                  status=202)
+
+    async def list_approvals(self, request: web.Request) -> web.Response:
+        self._auth(request)
+        self.requests.append(("GET", request.path, {}))
+        return web.json_response({"approvals": [dict(a, approved_by=list(a["approved_by"]))
+                                                for a in self.pending.values()]})
 
     async def healthz(self, _request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -163,6 +215,7 @@ class FakeGateway:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_post("/v1/messages", self.post_message)
         app.router.add_get("/v1/conversations/{conversation_id}/events", self.get_events)
+        app.router.add_get("/v1/approvals", self.list_approvals)
         app.router.add_post("/v1/approvals/{approval_id}", self.post_approval)
         app.router.add_get("/v1/whoami", self.whoami)
         return app

@@ -343,7 +343,7 @@ def test_audit_shows_every_record_in_a_table(audit_nats: str) -> None:
     assert result.exit_code == 0, result.output
     out = result.stdout
     for column in ("time", "event", "who asked", "who approved", "profile", "cluster", "commands",
-                   "outcome / reason", "plan"):
+                   "outcome / reason", "plan", "signed"):
         assert column in out
     assert "Audit (5 records)" in out
     assert "plan.approval_requested" in out and "approval.approved" in out and "order.finished" in out
@@ -351,6 +351,31 @@ def test_audit_shows_every_record_in_a_table(audit_nats: str) -> None:
     assert "ankra cluster reconcile production" in out
     assert "aaaaaaaaaaaa" in out and "a" * 13 not in out, "the plan hash is shown short"
     assert "succeeded" in out
+
+
+def _flat(text: str) -> str:
+    """The text with its line wrapping undone (a wrapped value is still the value)."""
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize("columns", ["80", "100"])
+def test_audit_at_a_narrow_terminal_shows_every_field_of_every_record(audit_nats: str, columns: str) -> None:
+    result = runner.invoke(app, ["audit", "--nats-url", audit_nats], env={"COLUMNS": columns})
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.stdout.splitlines()) <= int(columns)
+    out = _flat(result.stdout)
+    assert "Audit (5 records)" in out
+    for label in ("who asked", "who approved", "profile", "cluster", "commands", "outcome / reason", "plan",
+                  "signed"):
+        assert out.count(label) >= len(RECORDS), f"{label!r} is not shown for every record"
+    for record in RECORDS:
+        values = [record.created_at.strftime("%Y-%m-%d %H:%M:%S"), record.event, *(record.approved_by),
+                  *(f"ankra {' '.join(argv)}" for argv in record.commands)]
+        values += [v for v in (record.requested_by, record.profile, record.cluster, record.outcome, record.reason,
+                               (record.plan_hash or "")[:12]) if v]
+        for value in values:
+            assert _flat(value) in out, f"{value!r} of {record.event} is not shown at {columns} columns"
+    assert out.count("?") >= len(RECORDS), "the signed column (no keys given: ?) shows for every record"
 
 
 def test_audit_filters_by_conversation_and_cluster(audit_nats: str) -> None:

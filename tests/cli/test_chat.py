@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from hermes import embedded
+from hermes_cli.chat import decision_outcome
 from hermes_cli.main import app
 from typer.testing import CliRunner
 
@@ -128,18 +129,114 @@ def test_an_approval_shows_commands_and_how_to_answer(fake_gateway: FakeGateway,
     assert "hermes approve apr-123" in result.output and "hermes reject apr-123" in result.output
 
 
+def decide(gw: FakeGateway, *args: str):
+    return runner.invoke(app, [*args, "--url", gw.url, "--token", TOKEN], env={"COLUMNS": "200"})
+
+
 def test_approve_and_reject_post_the_decision_and_show_the_outcome(fake_gateway: FakeGateway,
                                                                   clean_env: Path) -> None:
-    approved = runner.invoke(app, ["approve", "apr-123", "--url", fake_gateway.url, "--token", TOKEN])
+    approved = decide(fake_gateway, "approve", "apr-123")
     assert approved.exit_code == 0, approved.output
-    assert "Approved apr-123" in approved.output and "deleted" in approved.output
+    assert "Approved by alice. Running 1 step(s)" in approved.output and "deleted" in approved.output
+    assert "✓ apr-123: approved, and the plan ran." in approved.output
     assert fake_gateway.requests[-1] == ("POST", "/v1/approvals/apr-123", {"decision": "approve"})
-    rejected = runner.invoke(app, ["reject", "apr-123", "--url", fake_gateway.url, "--token", TOKEN])
+    rejected = decide(fake_gateway, "reject", "apr-123")
     assert rejected.exit_code == 0, rejected.output
-    assert "Rejected: nothing was run." in rejected.output
+    assert "Rejected by alice. Nothing was run." in rejected.output
+    assert "✓ apr-123: rejected; nothing of it ran." in rejected.output
     assert fake_gateway.requests[-1] == ("POST", "/v1/approvals/apr-123", {"decision": "reject"})
-    unknown = runner.invoke(app, ["approve", "apr-nope", "--url", fake_gateway.url, "--token", TOKEN])
+    unknown = decide(fake_gateway, "approve", "apr-nope")
     assert unknown.exit_code == 1 and "no pending approval 'apr-nope'" in unknown.output
+
+
+def test_an_approval_the_guard_refuses_says_why_and_exits_1(fake_gateway: FakeGateway, clean_env: Path) -> None:
+    result = decide(fake_gateway, "approve", "apr-mine")
+    assert result.exit_code == 1, result.output
+    assert ("✗ apr-mine: the guard refused your approval; nothing ran: alice asked for this, so cannot be one of "
+            "the two approvers") in result.output
+    assert "approved, and" not in result.output and "Approved" not in result.output, "no claim before the answer"
+
+
+def test_the_first_of_two_approvals_says_it_is_recorded_and_nothing_ran(fake_gateway: FakeGateway,
+                                                                         clean_env: Path) -> None:
+    result = decide(fake_gateway, "approve", "apr-two")
+    assert result.exit_code == 0, result.output
+    assert "… apr-two: your approval is recorded; nothing runs yet: approved by alice (1 of 2)" in result.output
+    assert "the plan ran" not in result.output
+
+
+def test_an_approved_plan_whose_run_fails_exits_1(fake_gateway: FakeGateway, clean_env: Path) -> None:
+    result = decide(fake_gateway, "approve", "apr-fails")
+    assert result.exit_code == 1, result.output
+    assert "Approved by alice. Running 1 step(s)" in result.output
+    assert "✗ apr-fails: approved, but the run failed: `ankra cluster reconcile production` failed" in result.output
+
+
+def test_an_approver_who_may_not_read_the_conversation_sees_the_outcome_in_the_pending_list(
+        fake_gateway: FakeGateway, clean_env: Path) -> None:
+    """Only an approval's owner and admins read its conversation: another approver's `hermes approve`
+    reads what became of the decision from GET /v1/approvals instead of failing on the 404."""
+    first = decide(fake_gateway, "approve", "apr-bobs")
+    assert first.exit_code == 0, first.output
+    assert "… apr-bobs: your approval is recorded; nothing runs yet: approved by alice (1 of 2)" in first.output
+    assert "unknown conversation" not in first.output
+    last = decide(fake_gateway, "approve", "apr-bobs-last")
+    assert last.exit_code == 0, last.output
+    assert "✓ apr-bobs-last: the guard took your approval: apr-bobs-last is no longer pending" in last.output
+    assert "which only its owner and admins can read" in last.output
+    assert ("GET", "/v1/approvals", {}) in fake_gateway.requests
+
+
+def test_approve_json_prints_the_events_then_the_outcome(fake_gateway: FakeGateway, clean_env: Path) -> None:
+    result = decide(fake_gateway, "approve", "apr-mine", "--json")
+    assert result.exit_code == 1, result.output
+    lines = [json.loads(line) for line in result.output.splitlines() if line.strip()]
+    assert [e["type"] for e in lines] == ["message", "reply", "decision"]
+    assert lines[1]["kind"] == "error" and lines[1]["final"] is True
+    assert lines[-1] == {"type": "decision", "approval_id": "apr-mine", "decision": "approve",
+                         "outcome": "refused", "text": lines[1]["text"]}
+
+
+@pytest.mark.parametrize("outcome, events", [
+    ("ran", [{"kind": "progress", "final": False}, {"kind": "answer", "final": True}]),
+    ("failed", [{"kind": "progress", "final": False}, {"kind": "error", "final": True}]),
+    ("refused", [{"kind": "error", "final": True}]),
+    ("recorded", [{"kind": "answer", "final": True}]),
+])
+def test_decision_outcome_reads_the_guards_events(outcome: str, events: list[dict]) -> None:
+    turn = [{"type": "message", "text": "approve apr-1"}, *({"type": "reply", **e} for e in events)]
+    assert decision_outcome("approve", turn).outcome == outcome
+    assert decision_outcome("reject", turn[:1] + turn[-1:]).outcome == (
+        "refused" if events[-1]["kind"] == "error" else "rejected")
+
+
+@pytest.mark.parametrize("command", [["chat", "List my Ankra clusters"], ["approve", "apr-123"],
+                                     ["reject", "apr-123"], ["whoami"]])
+@pytest.mark.parametrize("how", ["--state-dir", "HERMES_STATE_DIR"])
+def test_gateway_commands_find_the_instance_by_its_state_dir(fake_gateway: FakeGateway, clean_env: Path,
+                                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             command: list[str], how: str) -> None:
+    """`hermes up --state-dir X` (any --port): the commands reach it given X, by flag or environment."""
+    state = tmp_path / "instance"
+    state.mkdir()
+    (state / "up.json").write_text(json.dumps({"pid": 1, "url": fake_gateway.url}))
+    (state / "api-token").write_text(TOKEN + "\n")
+    args = list(command)
+    if how == "--state-dir":  # HERMES_STATE_DIR names another, empty, state dir: the flag wins
+        args += ["--state-dir", str(state)]
+    else:
+        monkeypatch.setenv("HERMES_STATE_DIR", str(state))
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert fake_gateway.requests, "the instance of that state dir was reached"
+
+
+@pytest.mark.parametrize("command", [["chat"], ["approve"], ["reject"], ["whoami"], ["audit"], ["users", "add"],
+                                     ["users", "list"], ["users", "revoke"], ["users", "rotate"]])
+def test_every_command_that_talks_to_an_instance_takes_state_dir(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "--state-dir" in result.output
 
 
 def test_the_repl_keeps_one_conversation_and_sends_y_as_a_message(fake_gateway: FakeGateway,

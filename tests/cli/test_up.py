@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import shlex
 import socket
 import stat
 import subprocess
@@ -15,8 +17,11 @@ from filelock import FileLock
 from hermes import embedded
 from hermes_cli import paths
 from hermes_cli.main import app
-from hermes_cli.up import UpError, real_ankra
+from hermes_cli.up import AnkraSetup, Supervisor, UpError, real_ankra
+from rich.console import Console
 from typer.testing import CliRunner
+
+from .conftest import TOKEN, FakeGateway
 
 runner = CliRunner()
 
@@ -124,3 +129,58 @@ def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("hermes ")
     assert sys.executable  # the CLI runs in this interpreter
+
+
+# -- the ready message names the command that reaches this instance ------------------------------------
+
+
+def _ready_text(state: Path, port: int) -> str:
+    out = io.StringIO()
+    supervisor = Supervisor(state_dir=state, port=port, console=Console(file=out, width=80, color_system=None))
+    supervisor._print_ready(AnkraSetup(True, "ankra", "t", "EMULATED"))
+    return out.getvalue()
+
+
+def _chat_hint(text: str) -> list[str]:
+    """The argv of the `hermes chat …` the ready message tells a person to run (one line, copy-pasteable)."""
+    [line] = [line for line in text.splitlines() if "Talk to Hermes:" in line]
+    command = line.split("Talk to Hermes:", 1)[1].split("(Ctrl-C", 1)[0].strip()
+    return shlex.split(command)
+
+
+def test_ready_names_a_state_dir_that_is_not_the_default_and_the_command_works(
+        fake_gateway: FakeGateway, clean_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = tmp_path / "elsewhere"
+    state.mkdir()
+    port = int(fake_gateway.url.rsplit(":", 1)[1])  # a --port other than 8789, as `hermes up --port` gives
+    (state / "up.json").write_text(json.dumps({"pid": 1, "url": fake_gateway.url}))
+    (state / "api-token").write_text(TOKEN + "\n")
+    argv = _chat_hint(_ready_text(state, port))
+    assert argv[:2] == ["hermes", "chat"] and argv[2:4] == ["--state-dir", str(state)], argv
+    assert "approve, reject, whoami, audit and users take the same --state-dir" in _ready_text(state, port)
+
+    # Run as printed, from a shell that knows nothing of that state dir: it reaches this instance.
+    monkeypatch.delenv("HERMES_STATE_DIR")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "default-home"))
+    result = runner.invoke(app, argv[1:])
+    assert result.exit_code == 0, result.output
+    assert "staging-cluster" in result.output
+    assert [path for _, path, _ in fake_gateway.requests] == ["/v1/messages"]
+
+
+def test_ready_in_the_default_state_dir_names_no_state_dir(clean_env: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HERMES_STATE_DIR")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    text = _ready_text(tmp_path / "xdg" / "hermes", 8790)
+    assert _chat_hint(text) == ["hermes", "chat", "List my Ankra clusters"]
+    assert "take the same" not in text
+
+
+def test_ready_names_the_url_when_hermes_url_points_elsewhere(clean_env: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HERMES_STATE_DIR")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HERMES_URL", "http://127.0.0.1:8789")
+    argv = _chat_hint(_ready_text(tmp_path / "xdg" / "hermes", 8790))
+    assert argv == ["hermes", "chat", "--url", "http://127.0.0.1:8790", "List my Ankra clusters"]

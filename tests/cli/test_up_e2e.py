@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shlex
 import signal
 import subprocess
 import sys
@@ -107,7 +108,16 @@ def test_hermes_up_then_chat_then_ctrl_c(hermes_up) -> None:
     assert set(pids) == {"nats-server", "redis-server", "gateway", "planner", "guard", "executor"}
     assert info["ports"]["nats"] != 4222 and info["ports"]["redis"] != 6379
 
-    listed = _chat(state, "List my Ankra clusters")
+    # The command the ready message names works as printed, from a shell that knows nothing of the state
+    # dir (no HERMES_STATE_DIR; the default state dir is elsewhere): here, `--state-dir` and, through its
+    # up.json, the gateway on this --port.
+    [ready] = [line for line in output.lines if "Talk to Hermes:" in line]
+    argv = shlex.split(ready.split("Talk to Hermes:", 1)[1].split("(Ctrl-C", 1)[0])
+    assert argv[:4] == ["hermes", "chat", "--state-dir", str(state)], ready
+    bare = {k: v for k, v in _env(state).items() if k != "HERMES_STATE_DIR"}
+    bare["XDG_STATE_HOME"] = str(state.parent / "elsewhere")
+    listed = subprocess.run([*HERMES, *argv[1:-1], "--timeout", "60", argv[-1]], env=bare, capture_output=True,
+                            text=True, timeout=90, check=False)
     assert listed.returncode == 0, listed.stdout + listed.stderr + _logs(state)
     assert "staging-cluster" in listed.stdout and "production" in listed.stdout, listed.stdout
 

@@ -144,3 +144,79 @@ def start_acl_redis(data_dir: Path, prefix: str, binary: str | None = None) -> A
             raise AssertionError(f"redis-server refused the ACL file:\n{log.read_text(errors='replace')}")
         time.sleep(0.05)
     return AclRedis(host, port, major, passwords, proc, log)
+
+
+# -- the deployment's secrets (tools/deploy_secrets.py) ---------------------------------------------
+
+TOOLS = ROOT / "tools"
+DEPLOY_SECRETS = TOOLS / "deploy_secrets.py"
+
+
+def deploy_secrets_module():  # the tool's module, loaded from its file
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("deploy_secrets", DEPLOY_SECRETS)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_deploy_secrets(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """tools/deploy_secrets.py as an operator runs it (files owned by whoever runs the tests)."""
+    import sys
+
+    owner = f"{os.getuid()}:{os.getgid()}"
+    return subprocess.run([sys.executable, str(DEPLOY_SECRETS), *args, "--owner", owner], input=stdin,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.fixture
+def secrets_dir(tmp_path: Path) -> Path:
+    """A secrets folder made by tools/deploy_secrets.py."""
+    target = tmp_path / "secrets"
+    proc = run_deploy_secrets(str(target))
+    assert proc.returncode == 0, proc.stderr
+    return target
+
+
+@dataclass
+class FileRedis:
+    """redis-server started with a given ACL file."""
+
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def start_redis_with_aclfile(aclfile: Path, data_dir: Path, argv: list[str] | None = None) -> FileRedis:
+    """redis-server (Redis 7) with `aclfile` on a free loopback port; `argv` replaces the command (a start
+    script's own), to which the port, address and log arguments are appended."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    host, port = "127.0.0.1", embedded.free_port()
+    log = data_dir / "redis-server.log"
+    cmd = (argv or [embedded.find_redis_server(), "--aclfile", str(aclfile), "--save", "", "--appendonly", "no"])
+    cmd = [*cmd, "--bind", host, "--port", str(port), "--dir", str(data_dir), "--logfile", str(log),
+           "--daemonize", "no"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.monotonic() + 20
+    while not (log.exists() and "Ready to accept connections" in log.read_text(errors="replace")
+               and embedded.port_is_open(host, port)):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            text = log.read_text(errors="replace") if log.exists() else ""
+            raise AssertionError(f"redis-server did not start with {aclfile}:\n{err}\n{text}")
+        time.sleep(0.05)
+    return FileRedis(host, port, proc, log)

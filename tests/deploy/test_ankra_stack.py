@@ -25,7 +25,16 @@ import yaml
 from hermes import bus, permissions
 
 from .conftest import CHART, STACK, start_auth_nats
-from .test_helm_chart import by_kind, deployments, env_of, jobs, render
+from .test_helm_chart import (
+    by_kind,
+    deployments,
+    env_of,
+    jobs,
+    mounted_keys,
+    pods,
+    render,
+    secret_env_problems,
+)
 from .test_nats_permissions import ALL_SUBJECTS, MAY_PUBLISH, connect
 
 HERMES_ADDONS = ("hermes-gateway", "hermes-planner", "hermes-guard", "hermes-executor")
@@ -104,7 +113,10 @@ def test_emulator_apply_stores_secrets_encrypted_only(connected_registries, emul
     assert cli.main(["cluster", "apply", "-f", str(STACK), "--cluster", "staging-cluster"]) == 0, \
         capsys.readouterr().err
     stored = (state / "clusters.json").read_text()
-    assert "REPLACE_WITH_" not in stored and "ENC[AES256_GCM" in stored
+    assert "ENC[AES256_GCM" in stored
+    secret = yaml.safe_load(_manifests(yaml.safe_load(STACK.read_text()))["hermes-secrets"]["manifest"])
+    for key, value in secret["stringData"].items():
+        assert value not in stored, f"{key} is stored in plain text"
     capsys.readouterr()
     assert cli.main(["cluster", "stacks", "list", "hermes", "--cluster", "staging-cluster", "-o", "json"]) == 0
     listed = json.loads(capsys.readouterr().out)
@@ -170,22 +182,67 @@ def test_secrets_are_under_encrypted_paths_and_cover_what_the_chart_reads(stack:
     secret = yaml.safe_load(secret_manifest["manifest"])
     keys = set(secret["stringData"])
     assert all(str(v).startswith("REPLACE_WITH_") for v in secret["stringData"].values())
+    assert not keys & {"signing-key", "redis-password"}, "the shared HMAC key and Redis password are gone"
     # every key a Hermes release or the NATS/Redis addons read exists in the Secret
     needed: set[str] = set()
     for name in HERMES_ADDONS:
         values = yaml.safe_load(_addons(stack)[name]["configuration"]["values"])
         docs = render(values)
-        pods = [*deployments(docs).values(), *jobs(docs).values()]
-        for dep in pods:
-            for env in env_of(dep).values():
-                ref = env.get("valueFrom", {}).get("secretKeyRef")
-                if ref:
-                    assert ref["name"] == "hermes-secrets"
-                    if not ref.get("optional"):
-                        needed.add(ref["key"])
+        for component, pod in pods(docs).items():
+            for volume in pod["volumes"]:
+                sources = [s["secret"] for s in volume.get("projected", {}).get("sources", []) if "secret" in s]
+                if "secret" in volume:
+                    sources.append({"name": volume["secret"]["secretName"], **volume["secret"]})
+                for source in sources:
+                    assert source["name"] == "hermes-secrets", (name, component)
+                    if not source.get("optional"):
+                        needed |= {i["key"] for i in source["items"]}
+            assert not secret_env_problems(pod["containers"][0]["env"]), (name, component)
+    assert {f"{c}.key" for c in ("gateway", "planner", "guard", "executor")} <= needed
     nats_env = yaml.safe_load(_addons(stack)["nats"]["configuration"]["values"])["container"]["env"]
     needed |= {v["valueFrom"]["secretKeyRef"]["key"] for v in nats_env.values()}
+    redis = yaml.safe_load(_addons(stack)["redis"]["configuration"]["values"])
+    needed.add(redis["auth"]["existingSecretPasswordKey"])
+    needed |= {i["key"] for v in redis["master"]["extraVolumes"] for i in v["secret"]["items"]}
     assert needed <= keys, needed - keys
+
+
+def test_every_release_reads_the_public_keys_of_one_config_map(stack: dict[str, Any]) -> None:
+    config_map = yaml.safe_load(_manifests(stack)["hermes-trusted-keys"]["manifest"])
+    assert config_map["kind"] == "ConfigMap" and "public-keys.json" in config_map["data"]
+    for name in HERMES_ADDONS:
+        addon = _addons(stack)[name]
+        assert {"name": "hermes-trusted-keys", "kind": "manifest"} in addon["parents"]
+        values = yaml.safe_load(addon["configuration"]["values"])
+        assert values["trustedKeys"] == {"existingConfigMap": "hermes-trusted-keys"}
+        docs = render(values)
+        env = env_of(next(iter(deployments(docs).values())))
+        assert env["HERMES_TRUSTED_KEYS"]["valueFrom"]["configMapKeyRef"] == {"name": "hermes-trusted-keys",
+                                                                             "key": "public-keys.json"}
+        assert not by_kind(docs, "ConfigMap").get("hermes-trusted-keys")
+
+
+def test_redis_loads_the_acl_file_and_cannot_fall_back_to_nopass(stack: dict[str, Any]) -> None:
+    """The redis addon (bitnami/redis 20.2.1) starts with `--aclfile` from hermes-secrets' redis-users.acl,
+    the only key of that Secret its pod mounts besides the admin password; its probes log in as admin
+    (the default user, which the chart's own probes use, is off)."""
+    redis = yaml.safe_load(_addons(stack)["redis"]["configuration"]["values"])
+    master = redis["master"]
+    flag, path = master["extraFlags"]
+    assert flag == "--aclfile"
+    (volume,) = master["extraVolumes"]
+    (mount,) = master["extraVolumeMounts"]
+    assert mount["name"] == volume["name"] and mount["readOnly"] is True
+    assert volume["secret"]["secretName"] == "hermes-secrets"
+    assert volume["secret"]["items"] == [{"key": "redis-users.acl", "path": path.removeprefix(mount["mountPath"] + "/")}]
+    assert volume["secret"]["defaultMode"] == 0o440, "readable by Redis (fsGroup), by nobody else"
+    auth = redis["auth"]
+    assert auth["enabled"] is True and auth["usePasswordFiles"] is True
+    assert auth["existingSecret"] == "hermes-secrets" and auth["existingSecretPasswordKey"] == "redis-admin-password"
+    for probe in ("customLivenessProbe", "customReadinessProbe"):
+        command = master[probe]["exec"]["command"][-1]
+        assert "redis-cli --user admin" in command and '"$REDIS_PASSWORD_FILE"' in command
+    assert "acl" not in auth, "not the chart's ACL users: its lookup falls back to nopass"
 
 
 def test_each_hermes_addon_renders_exactly_its_component(stack: dict[str, Any]) -> None:
@@ -196,8 +253,10 @@ def test_each_hermes_addon_renders_exactly_its_component(stack: dict[str, Any]) 
         assert list(deployments(docs)) == [component]
         assert not by_kind(docs, "Secret")
         env = env_of(deployments(docs)[component])
-        assert env["HERMES_NATS_URL"]["value"] == f"nats://{component}:$(HERMES_NATS_PASSWORD)@nats.hermes.svc:4222"
+        assert env["HERMES_NATS_URL"]["value"] == "nats://nats.hermes.svc:4222"
+        assert env["HERMES_NATS_USER"]["value"] == env["HERMES_REDIS_USER"]["value"] == component
         assert env["HERMES_NATS_DECLARE_STREAMS"]["value"] == "false"
+        assert mounted_keys(pods(docs)[component])[f"{component}.key"] == "/run/secrets/hermes/service.key"
         # exactly one release runs the bootstrap Job
         assert bool(jobs(docs)) == (component == "gateway"), name
     executor = yaml.safe_load(_addons(stack)["hermes-executor"]["configuration"]["values"])

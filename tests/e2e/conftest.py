@@ -112,6 +112,33 @@ class HermesStack:
         events = await self.events_until_final(sent["conversation_id"], sent["correlation_id"], sent["cursor"])
         return sent, events
 
+    async def settled(self, *durables: str, timeout: float = 30.0) -> None:
+        """Wait until each durable consumer named (in the order given) has been handed everything on
+        its stream and has acked all of it: JetStream's own record that the service finished handling.
+
+        The proof that something did *not* happen: settle the services that would have done it
+        (e.g. the guard's decisions, then the executor's orders), then assert the absence."""
+        import nats
+        from hermes import subjects
+
+        streams = {c.durable: c.stream for c in subjects.CONSUMERS}
+        nc = await nats.connect(self.nats_url)
+        try:
+            js = nc.jetstream()
+            for durable in durables:
+                deadline = time.monotonic() + timeout
+                while True:
+                    info = await js.consumer_info(streams[durable], durable)
+                    if info.num_pending == 0 and info.num_ack_pending == 0:
+                        break
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"{durable} still has {info.num_pending} pending and "
+                                             f"{info.num_ack_pending} unacked after {timeout}s\n"
+                                             f"{self.tail_logs()}")
+                    await asyncio.sleep(0.05)
+        finally:
+            await nc.close()
+
     def emulator_calls(self) -> list[dict[str, Any]]:
         path = self.emulator_state / "calls.jsonl"
         if not path.exists():

@@ -12,6 +12,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from hermes.audit import read_audit
 from hermes.contracts import ApprovalDecision, AuditRecord
 from hermes_cli.main import app
 from typer.testing import CliRunner
+
+from tests.waiting import clock_past
 
 from .conftest import HermesStack, running_hermes
 
@@ -77,6 +80,13 @@ async def _audit_until(stack: HermesStack, done: Callable[[list[AuditRecord]], b
             return records
         await asyncio.sleep(0.2)
     raise AssertionError(f"audit never matched; got {[(r.event, r.requested_by, r.reason) for r in records]}")
+
+
+def _expiry(asked: dict[str, Any]) -> datetime:
+    """When the approval in a reply expires: the record's own time, which the guard checks."""
+    expires_at = datetime.fromisoformat(asked["approval"]["expires_at"])
+    assert expires_at - datetime.now(UTC) <= timedelta(seconds=APPROVAL_TTL_SECONDS), "the short TTL applies"
+    return expires_at
 
 
 def _events(records: list[AuditRecord], event: str) -> list[AuditRecord]:
@@ -185,7 +195,9 @@ async def test_a_replayed_approval_is_refused_and_the_command_runs_once(hermes: 
     [bus_refusal] = [r for r in records if r.id == f"audit-{replay.id}"]
     assert bus_refusal.event == "approval.refused" and "already decided" in (bus_refusal.reason or "")
 
-    await asyncio.sleep(1.0)  # anything wrongly dispatched would have reached the emulator by now
+    # The guard has acked every decision, then the executor every order: anything wrongly dispatched
+    # has run by now.
+    await hermes.settled(subjects.GUARD_APPROVALS_DURABLE, subjects.EXECUTOR_ORDERS_DURABLE)
     assert len(_calls(hermes, "cluster", "reconcile")) == 1, "the plan ran exactly once"
     assert len(_events(records, "approval.approved")) == 1
     assert len(_events(records, "approval.refused")) == 2
@@ -198,7 +210,7 @@ async def test_an_expired_approval_is_refused_with_the_reason(short_ttl_hermes: 
     stack = short_ttl_hermes
     cid, asked = await _production_approval(stack)
     approval_id = asked["approval"]["approval_id"]
-    await asyncio.sleep(APPROVAL_TTL_SECONDS + 1.5)
+    await clock_past(_expiry(asked))
 
     status, error = await _http_decide(stack, approval_id, "approve", user="alice")
     assert status == 404 and "expired" in str(error)
@@ -219,7 +231,7 @@ async def test_an_expired_approval_says_that_it_expired_and_when(short_ttl_herme
     stack = short_ttl_hermes
     cid, asked = await _production_approval(stack)
     approval_id = asked["approval"]["approval_id"]
-    await asyncio.sleep(APPROVAL_TTL_SECONDS + 1.5)
+    await clock_past(_expiry(asked))
     _, events = await stack.turn(f"approve {approval_id}", conversation_id=cid)
     assert f"approval {approval_id} expired at" in _final(events)["text"]
 
@@ -285,7 +297,8 @@ async def test_switching_to_a_looser_profile_does_not_loosen_a_pending_approval(
 
     _, events = await hermes.turn("Switch to the sandbox profile", conversation_id=cid, user="eve")
     assert 'Now using the "sandbox" profile' in _final(events)["text"], events
-    await asyncio.sleep(1.0)
+    await hermes.settled(subjects.GUARD_PROFILES_DURABLE, subjects.GUARD_APPROVALS_DURABLE,
+                         subjects.EXECUTOR_ORDERS_DURABLE)
     assert not _calls(hermes, "cluster", "reconcile"), "the switch did not run the waiting plan"
 
     # the new profile applies to new requests: a reconcile now runs at once ...

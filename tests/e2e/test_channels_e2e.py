@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from hermes import embedded
+from hermes import embedded, subjects
 from hermes_gateway.slack_adapter import sign as slack_sign
 from hermes_gateway.telegram_adapter import SECRET_HEADER
 from nacl.signing import SigningKey
@@ -260,7 +260,10 @@ async def test_slack_refusals_bad_signature_replay_stranger_oversized(chat) -> N
     notice = await until(lambda: fakes.slack.called("chat.postMessage") or fakes.slack.called("chat.postEphemeral"),
                          stack, what="the refusal")
     assert "allow-list" in notice[0].fields["text"] and SLACK_MALLORY in notice[0].fields["text"]
-    await asyncio.sleep(1.0)
+    # Slack had its 200 only once the gateway was done with the event; the planner, guard and executor
+    # have each acked all they were given: a message wrongly published would have run by now.
+    await stack.settled(subjects.PLANNER_CHAT_DURABLE, subjects.GUARD_PLANS_DURABLE,
+                        subjects.EXECUTOR_ORDERS_DURABLE)
     assert not [c for c in stack.emulator_calls() if c["argv"][:2] == ["cluster", "list"]]
 
 
@@ -417,9 +420,11 @@ async def test_discord_command_draft_click_build(chat) -> None:
                     None)
 
     await until(build_result, stack, what="the build result in Discord")
-    # a replayed click (same interaction id) runs nothing more
-    await post_discord(stack, discord_click("7002", buttons[0]["custom_id"], message))
-    await asyncio.sleep(1.0)
+    # a replayed click (same interaction id) runs nothing more: answered once handled, and the guard
+    # and then the executor have acked all they were given
+    status, _answer = await post_discord(stack, discord_click("7002", buttons[0]["custom_id"], message))
+    assert status == 200
+    await stack.settled(subjects.GUARD_APPROVALS_DURABLE, subjects.EXECUTOR_ORDERS_DURABLE)
     assert len(applies(stack)) == 1
     status, text = await post_discord(stack, discord_command("7003", "list my clusters"), key=SigningKey.generate())
     assert status == 401 and "signature" in str(text)

@@ -24,8 +24,10 @@ from hermes.audit import read_audit
 from hermes.contracts import ApprovalDecision, AuditRecord, Plan, PlanStep
 from hermes.keys import Keys
 from hermes.signing import ServiceKey
+from hermes_cli.main import app
 from hermes_guard.approvals import hash_plan
 from hermes.stores.approvals import PendingApproval
+from typer.testing import CliRunner
 
 from .conftest import HermesStack, running_hermes
 
@@ -80,11 +82,13 @@ async def _get(stack: HermesStack, path: str, user: str | None) -> tuple[int, di
 
 
 async def _decide(stack: HermesStack, approval_id: str, decision: str, user: str) -> tuple[int, Any]:
-    """POST /v1/approvals/<id> with `user`'s own token: (202, the decision's events) or (status, error)."""
+    """POST /v1/approvals/<id> with `user`'s own token: (202, the decision's events, read with that same
+    token: a decider follows what their decision did) or (status, error)."""
     status, body = await _post(stack, f"/v1/approvals/{approval_id}", {"decision": decision}, user)
     if status != 202:
         return status, body.get("error", "")
-    return 202, await stack.events_until_final(body["conversation_id"], body["correlation_id"], body["cursor"])
+    return 202, await stack.events_until_final(body["conversation_id"], body["correlation_id"], body["cursor"],
+                                               user=user)
 
 
 async def _audit_until(stack: HermesStack, done: Callable[[list[AuditRecord]], bool],
@@ -141,6 +145,42 @@ async def test_one_token_cannot_reach_a_two_person_quorum(people: HermesStack) -
     records = await _audit_until(people, lambda rs: any(r.event == "approval.approved" for r in rs))
     approved = next(r for r in records if r.event == "approval.approved")
     assert approved.requested_by == "alice" and approved.approved_by == ["bob", "carol"]
+
+
+async def _cli_decide(stack: HermesStack, decision: str, approval_id: str, user: str) -> tuple[int, str]:
+    """`hermes approve|reject <id>` as `user` (their own token): (exit code, what it printed)."""
+    token = (await stack.headers_for(user))["Authorization"].removeprefix("Bearer ")
+    result = await asyncio.to_thread(CliRunner().invoke, app, [decision, approval_id, "--url", stack.url,
+                                                               "--token", token, "--timeout", "60"],
+                                     env={"COLUMNS": "200"})
+    return result.exit_code, result.output
+
+
+async def test_hermes_approve_prints_what_the_guard_decided(people: HermesStack) -> None:
+    """The CLI says what came of a decision, not what was asked: refused (exit 1), 1 of 2, then taken."""
+    _cid, approval_id = await _production_reconcile(people, "alice")
+    code, out = await _cli_decide(people, "approve", approval_id, "alice")
+    assert code == 1, out
+    assert f"✗ {approval_id}: the guard refused your approval; nothing ran" in out
+    assert "cannot be one of the two approvers" in out and "Approved" not in out
+    # bob and carol may decide alice's approval but not read her conversation: the pending list says
+    code, out = await _cli_decide(people, "approve", approval_id, "bob")
+    assert code == 0, out
+    assert f"{approval_id}: your approval is recorded; nothing runs yet: approved by bob (1 of 2)" in out
+    assert not _calls(people, "cluster", "reconcile")
+    code, out = await _cli_decide(people, "approve", approval_id, "carol")
+    assert code == 0, out
+    # the second approver follows what their decision did, in the conversation they decided in
+    assert "Approved by bob and carol" in out and f"✓ {approval_id}: approved, and the plan ran." in out, out
+    await people.settled(subjects.GUARD_APPROVALS_DURABLE, subjects.EXECUTOR_ORDERS_DURABLE)
+    assert len(_calls(people, "cluster", "reconcile")) == 1
+    # alice, who reads her conversation, sees the guard's own words
+    _cid, second = await _production_reconcile(people, "alice")
+    code, out = await _cli_decide(people, "reject", second, "alice")
+    assert code == 0, out
+    assert "Rejected by alice. Nothing was run." in out and f"✓ {second}: rejected; nothing of it ran." in out
+    await people.settled(subjects.GUARD_APPROVALS_DURABLE, subjects.EXECUTOR_ORDERS_DURABLE)
+    assert len(_calls(people, "cluster", "reconcile")) == 1
 
 
 async def test_nobody_else_reads_or_writes_a_conversation(people: HermesStack) -> None:

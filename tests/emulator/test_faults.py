@@ -8,6 +8,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from .conftest import Emu
 
 
@@ -48,35 +50,42 @@ def test_fail_next_from_faults_file_is_decremented_and_filtered(emu: Emu) -> Non
     assert emu.json("cluster", "info", "production")["workers"] == 6
 
 
-def test_hang_is_killed_by_timeout(emu: Emu) -> None:
-    proc = subprocess.Popen(
-        [str(emu.wrapper), "cluster", "list"],
-        env=emu.env(ANKRA_EMULATOR_HANG="1"),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+def _hanging(emu: Emu, **env: str) -> subprocess.Popen[bytes]:
+    """`ankra cluster list` started with `env`, once the emulator has logged that it is hanging."""
+    proc = subprocess.Popen([str(emu.wrapper), "cluster", "list"], env=emu.env(**env), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not [c for c in emu.calls() if c.get("note") == "hang"]:
+        if proc.poll() is not None:
+            raise AssertionError(f"the emulator exited ({proc.returncode}) instead of hanging")
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise AssertionError("the emulator never logged its hang")
+        time.sleep(0.02)
+    return proc
+
+
+def _still_hanging_then_killed(proc: subprocess.Popen[bytes]) -> None:
+    """Past its hang, the process outlives a deadline (that *is* a hang); then it is killed."""
     try:
-        proc.wait(timeout=1.5)
-        raise AssertionError("the emulator should hang")
-    except subprocess.TimeoutExpired:
-        pass
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=1.0)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=5)
     assert proc.returncode == -signal.SIGKILL
+
+
+def test_hang_is_killed_by_timeout(emu: Emu) -> None:
+    _still_hanging_then_killed(_hanging(emu, ANKRA_EMULATOR_HANG="1"))
     hung = [c for c in emu.calls() if c.get("note") == "hang"]
     assert len(hung) == 1 and hung[0]["exit_code"] is None
 
 
 def test_hang_from_faults_file(emu: Emu) -> None:
     emu.write_faults(hang=True)
-    try:
-        emu.run("cluster", "list", timeout=1.0)
-        raise AssertionError("the emulator should hang")
-    except subprocess.TimeoutExpired:
-        pass  # subprocess.run kills the child on timeout
+    _still_hanging_then_killed(_hanging(emu))
+    assert [c["exit_code"] for c in emu.calls()] == [None]
 
 
 def test_call_log_records_each_invocation_once_with_token_redacted(emu: Emu) -> None:

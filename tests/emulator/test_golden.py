@@ -1,5 +1,5 @@
 """Golden tests: the emulator's texts, exit codes, table headers and JSON shapes, held to the
-reference (/work/shared/reference/ankra-cli.md)."""
+Ankra CLI reference (v0.13), whose texts are written out here."""
 
 from __future__ import annotations
 

@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import inspect
 import json
-import secrets
 import os
 import signal
 import subprocess

@@ -15,6 +15,8 @@ from hermes.signing import ServiceKey, TrustedKeys
 from hermes_guard.approvals import (ApprovalRefused, ApprovalStore, ApprovalTampered, BuildLocked,
                                     NeedsSecondApprover, hash_plan)
 
+from tests.waiting import clock_past
+
 GUARD = ServiceKey.generate("guard")
 TRUSTED = TrustedKeys({"guard": GUARD.public_text})
 
@@ -110,7 +112,7 @@ async def test_concurrent_decisions_take_the_approval_once(store) -> None:
 async def test_expired_approval_is_refused(redis_client, redis_prefix) -> None:
     store = ApprovalStore(redis_client, Keys(redis_prefix), ttl_seconds=1, key=GUARD, trusted=TRUSTED)
     pending, _ = await store.create(_plan(), DEFAULT_PROFILE, ["destructive"])
-    await asyncio.sleep(1.2)
+    await clock_past(pending.expires_at)  # the expiry is the record's own time, read on the guard's clock
     with pytest.raises(ApprovalRefused, match="expired at"):
         await store.resolve(pending.approval_id, ALICE)
     with pytest.raises(ApprovalRefused, match="expired at"):  # and it stays explained afterwards

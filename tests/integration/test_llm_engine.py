@@ -9,12 +9,13 @@ proposes and never runs (no `--yes`, one request per proposal); errors end in a 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from hermes.catalog import COMMANDS, Risk, parse
+from hermes.catalog import COMMANDS, ArgKind, Risk, file_name_problem, parse
 from hermes.contracts import StepResult
 from hermes.redaction import Redactor
 from hermes_planner import rules
@@ -588,3 +589,26 @@ def test_rules_first_for_a_revision_of_a_draft():
 ])
 def test_rules_first_is_false_for_help_and_questions_back(text):
     assert rules_first(text, rules.RulesContext(profiles=("default", "production"))) is False
+
+
+def test_file_arguments_in_the_tool_schema_are_plain_file_names():
+    """A file argument names one of the plan's files in the run's directory: the schema the model sees
+    refuses what the catalog refuses (directories, `..`, absolute paths), and accepts what it accepts."""
+    engine = AnthropicEngine(KEY, MODEL, base_url="http://127.0.0.1:9")
+    file_specs = [c for c in COMMANDS if c.replaced_by is None
+                  and any(a.kind is ArgKind.PATH for a in (*c.args, *c.flags))]
+    assert file_specs, "the catalog has commands with file arguments"
+    patterns = set()
+    for spec in file_specs:
+        tool = next(d for d in engine._tool_definitions if d["name"] == tool_name(spec))
+        for prop in tool["input_schema"]["properties"].values():
+            if "plan's files" in prop.get("description", ""):
+                patterns.add(prop["pattern"])
+    assert patterns, "no file-argument property found in the tools"
+    samples = ["stack.yaml", "stack-v2.yml", "app_1.yaml", "stacks/app.yaml", "./stack.yaml", "../stack.yaml",
+               "/etc/passwd", "a..b.yaml", "..", "-stack.yaml", ".hidden.yaml", "stack yaml", "a\\b.yaml"]
+    for pattern in patterns:
+        assert "/" not in pattern.replace("\\/", "")  # no character class lets a slash through
+        for value in samples:
+            accepted = re.search(pattern, value) is not None  # JSON-schema `pattern` is a search
+            assert accepted == (file_name_problem(value) is None), (pattern, value)

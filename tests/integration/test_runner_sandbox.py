@@ -14,7 +14,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -28,7 +27,6 @@ from hermes_executor.runner import (
     AnkraInvocation,
     SandboxLimits,
     build_argv,
-    bwrap_prefix,
     run_step,
 )
 
@@ -36,17 +34,20 @@ TOKEN = "ankra_" + "t0k3n" * 6
 
 
 def bwrap_problem() -> str | None:
-    """Why bubblewrap cannot be tested here, or None: it is installed and can build the runner's sandbox."""
+    """Why bubblewrap cannot be tested here, or None: it is installed and this machine lets it make the
+    namespaces and mounts the runner's sandbox uses.
+
+    Asked of bubblewrap directly, never through the runner's own command line: a runner that built a
+    broken sandbox must fail these tests, not skip them."""
     binary = shutil.which("bwrap")
     if binary is None:
         return "bubblewrap is not installed (.ci/run installs it where it can)"
-    scratch = os.path.realpath(tempfile.mkdtemp(prefix="bwrap-check-"))
     true = os.path.realpath(shutil.which("true") or "/bin/true")
-    try:
-        run = subprocess.run(bwrap_prefix(binary, scratch, true) + [true], capture_output=True, text=True,
-                             timeout=30, check=False)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    argv = [binary, "--unshare-all", "--share-net", "--die-with-parent", "--new-session"]
+    if os.geteuid() == 0:
+        argv += ["--cap-drop", "ALL"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--ro-bind", "/", "/", "--tmpfs", "/tmp", true]
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
     if run.returncode != 0:
         return f"bubblewrap cannot create its namespaces here: {run.stderr.strip() or run.returncode}"
     return None

@@ -14,7 +14,7 @@ MINIMAL_VALUE: dict[ArgKind, str] = {
     ArgKind.NAME: "demo-1",
     ArgKind.INT: "3",
     ArgKind.TEXT: "Why are pods crashing?",
-    ArgKind.PATH: "stacks/app.yaml",
+    ArgKind.PATH: "stack.yaml",  # a file argument is the plain name of one of the plan's files
     ArgKind.URL: "https://charts.example.com/stable",
     ArgKind.ISO_TIME: "2030-01-31T12:00:00Z",
 }
@@ -47,7 +47,7 @@ VALUES: dict[ArgKind, st.SearchStrategy[str]] = {
     ArgKind.NAME: st.from_regex(r"\A[a-z0-9][a-z0-9.-]{0,15}\Z"),
     ArgKind.INT: st.integers(min_value=0, max_value=99_999).map(str),
     ArgKind.TEXT: st.text(alphabet=_TEXT_ALPHABET, min_size=1, max_size=40).filter(lambda s: s.strip()),
-    ArgKind.PATH: st.from_regex(r"\A[a-z0-9_][a-z0-9_./-]{0,20}\Z"),
+    ArgKind.PATH: st.from_regex(r"\A[a-z0-9][a-z0-9_-]{0,15}\.ya?ml\Z"),  # plain names only: no `/`, no `..`
     ArgKind.URL: st.sampled_from(["https://charts.example.com", "http://repo.example.org:8080/charts"]),
     ArgKind.ISO_TIME: st.dates().map(lambda d: f"{d.year:04d}-{d.month:02d}-{d.day:02d}"),
 }

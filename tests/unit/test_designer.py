@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ankra_emulator import charts
+from ankra_emulator.stacks import validate as validate_stack
 from hermes.contracts import ArchitectureDraft, BillOfMaterials
 from hermes_planner.design_catalog import SIZES, catalog, parse_catalog, prices
 from hermes_planner.designer import (
@@ -247,17 +249,13 @@ def test_validator_rejects_bad_yaml() -> None:
     assert check_stack_yaml("- a list") == ["structure: expected an ImportCluster mapping"]
 
 
-def test_yaml_accepted_by_the_ankra_emulator_when_available(guide: Design) -> None:
-    stacks = pytest.importorskip("ankra_emulator.stacks",
-                                 reason="the Ankra emulator's stack validator is not importable yet")
-    if not hasattr(stacks, "validate"):
-        pytest.skip("ankra_emulator.stacks has no validate() yet")
+def test_yaml_accepted_by_the_ankra_emulator(guide: Design) -> None:
     for d in (guide, design("postgres, valkey, monitoring and ingress in sandbox", "c"),
               design("monitoring on production", "c")):
-        result = stacks.validate(d.stack_yaml(), Path("."))
+        result = validate_stack(d.stack_yaml(), Path("."))
         assert result.errors == [], result.errors
     broken = guide.stack_yaml().replace("chart_version: 14.3.10", "chart_version: 14.x")
-    assert stacks.validate(broken, Path(".")).errors
+    assert validate_stack(broken, Path(".")).errors
 
 
 # Goals ---------------------------------------------------------------------------------------
@@ -499,7 +497,6 @@ def test_plan_hash_parts_bind_yaml_and_bom(guide: Design) -> None:
 
 # The catalog ---------------------------------------------------------------------------------
 def test_catalog_versions_exist_in_the_emulator_chart_catalog() -> None:
-    charts = pytest.importorskip("ankra_emulator.charts", reason="the emulator's chart catalog is not importable")
     for comp in catalog().components.values():
         if comp.manifest:
             continue

@@ -13,13 +13,7 @@ from hermes_guard.policy import Verdict, decide, decide_step, describe
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.unit import _catalog_argv
 from tests.unit._catalog_argv import minimal_argv, valid_argv
-
-# A file argument is now the plain name of one of the plan's files. Until the shared helper (not this
-# file's to change) says so itself, its values for that kind are set here, as in test_catalog.py.
-_catalog_argv.MINIMAL_VALUE[ArgKind.PATH] = "stack.yaml"
-_catalog_argv.VALUES[ArgKind.PATH] = st.from_regex(r"\A[a-z0-9][a-z0-9_-]{0,15}\.ya?ml\Z")
 
 DRAFT = ArchitectureDraft(stack="app-data", cluster="staging-cluster", tree="app-data\n└─ postgresql")
 BOM = BillOfMaterials(lines=[BomLine(component="postgresql", chart="bitnami/postgresql-ha")])
