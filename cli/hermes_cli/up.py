@@ -319,7 +319,7 @@ class Supervisor:
                 nats = embedded.start_nats(self.state_dir / "nats", host=HOST, config_file=nats_conf)
                 self.servers.append(nats)
                 acl = vault.write("redis.acl", "\n".join(permissions.redis_acl(
-                    PREFIX, redis_passwords, redis_major=embedded.redis_major())) + "\n")
+                    PREFIX, redis_passwords, redis_major=permissions.redis_server_major(embedded.find_redis_server()))) + "\n")
                 redis = embedded.start_redis(self.state_dir / "redis", host=HOST, aclfile=acl)
                 self.servers.append(redis)
                 asyncio.run(self._prepare(nats.url, redis.url, nats_passwords["bootstrap"],

