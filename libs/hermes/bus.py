@@ -1,7 +1,12 @@
 """Bus helpers shared by every service: the broker, streams, publishing and dead letters.
 
 - `make_broker` builds a FastStream NATS broker with the middleware every service needs:
-  correlation ids in logs, and dead-lettering of messages that fail validation. It connects as the
+  correlation ids in logs, every handler exception logged, and dead letters: a payload that can never
+  be accepted (not a JSON object, over `MAX_PAYLOAD_BYTES`, nested deeper than `MAX_JSON_DEPTH`, failing
+  validation) at once, any other failure on its consumer's last delivery (`ConsumerSpec.max_deliver`);
+  earlier failures are redelivered after `ConsumerSpec.retry_delays_seconds`. Every durable is bounded
+  (`max_deliver`, `backoff`), the same on both paths: `consumer_config` for the bootstrap, and the
+  broker's `subscriber` for the subscribers that services declare. It connects as the
   service's own NATS user (or with the credentials of the URL) and with the service's own inbox
   prefix (`hermes.permissions.inbox_prefix`), the only inboxes that user may subscribe to.
 - `bootstrap` creates every stream and durable consumer of `hermes.subjects` (as the `bootstrap`
@@ -15,6 +20,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import nats
@@ -37,6 +43,63 @@ from hermes.subjects import ConsumerSpec, StreamSpec
 log = structlog.get_logger("hermes.bus")
 
 MAX_DEAD_LETTER_PAYLOAD = 8 * 1024
+MAX_PAYLOAD_BYTES = 1024 * 1024
+"""A bus message larger than this is dead-lettered before it is parsed."""
+MAX_JSON_DEPTH = 64
+"""A bus message nested deeper than this (arrays and objects) is dead-lettered before it is parsed."""
+MAX_REASON_CHARS = 2000
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_depth_exceeds(raw: bytes | str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON text `raw` nests arrays/objects deeper than `limit`: a scan of the brackets
+    outside strings, without parsing (and so without recursion); malformed text is left to the parser."""
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
+    brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    if len(brackets) <= 2 * limit:
+        return False
+    depth = 0
+    for byte in brackets:
+        if byte in b"[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def payload_problem(body: Any) -> str | None:
+    """Why a bus payload can never be accepted (too large, too deep, not JSON, not an object), or None."""
+    if isinstance(body, dict):
+        return None
+    if not isinstance(body, bytes | bytearray | str):
+        return f"payload of type {type(body).__name__} is not a JSON object"
+    size = len(body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body)
+    if size > MAX_PAYLOAD_BYTES:
+        return f"payload of {size} bytes is over the limit of {MAX_PAYLOAD_BYTES} bytes"
+    if json_depth_exceeds(body):
+        return f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+    try:
+        value = json.loads(body)
+    except RecursionError:
+        return f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+    except (TypeError, ValueError) as err:
+        return f"payload is not JSON: {err}"
+    if not isinstance(value, dict):
+        return f"payload is a JSON {type(value).__name__}, not an object"
+    return None
+
+
+def consumer_spec(service: str, subject: str) -> ConsumerSpec | None:
+    """The durable through which `service` consumes `subject`, if any."""
+    return next((c for c in subjects.consumed_by(service) if c.subject == subject), None)
+
+
+def _spec_of_durable(durable: str | None) -> ConsumerSpec | None:
+    return next((c for c in subjects.CONSUMERS if c.durable == durable), None) if durable else None
 
 
 class BusNotBootstrapped(RuntimeError):
@@ -110,7 +173,20 @@ def consumer_config(consumer: ConsumerSpec, ack_wait_seconds: float | None = Non
         filter_subject=consumer.subject,
         filter_subjects=[],
         ack_wait=ack_wait,
+        max_deliver=consumer.max_deliver,
+        backoff=list(consumer.backoff_seconds) if consumer.backoff_seconds else None,
     )
+
+
+def _bound(config: ConsumerConfig | None, consumer: ConsumerSpec) -> ConsumerConfig:
+    """A subscriber's consumer config with its durable's delivery limit and backoff from the catalog,
+    as `consumer_config` gives them to the bootstrap."""
+    config = config or ConsumerConfig(filter_subjects=[])  # FastStream's own default
+    if config.max_deliver is None:
+        config.max_deliver = consumer.max_deliver
+    if config.backoff is None and consumer.backoff_seconds:
+        config.backoff = list(consumer.backoff_seconds)
+    return config
 
 
 async def bootstrap(nats_url: str, *, user: str | None = None, password: str | None = None,
@@ -182,37 +258,74 @@ def _describe(err: ValidationError) -> str:
 def _decode(body: Any) -> dict[str, Any] | None:
     if isinstance(body, dict):
         return body
+    if isinstance(body, bytes | bytearray | str) and (len(body) > MAX_PAYLOAD_BYTES or json_depth_exceeds(body)):
+        return None
     try:
         value = json.loads(body)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 
 
+def _deliveries(msg: Any) -> int:
+    try:
+        metadata = msg.raw_message.metadata
+    except Exception:  # noqa: BLE001 (not a JetStream message)
+        return 1
+    return metadata.num_delivered if metadata and metadata.num_delivered else 1
+
+
 def hermes_middleware(service: str, redactor: Redactor) -> type[BaseMiddleware]:
-    """The consume middleware of a service: log context, and dead letters for invalid messages."""
+    """The consume middleware of a service: log context, handler exceptions logged, and dead letters."""
 
     class HermesMiddleware(BaseMiddleware):
         async def consume_scope(self, call_next: Any, msg: Any) -> Any:
-            fields = _decode(msg.body) or {}
+            subject = msg.raw_message.subject
+            problem = payload_problem(msg.body)
+            fields = (_decode(msg.body) or {}) if problem is None else {}
             structlog.contextvars.bind_contextvars(
                 correlation_id=fields.get("correlation_id"),
                 conversation_id=fields.get("conversation_id"),
                 message_id=fields.get("id"),
-                subject=msg.raw_message.subject,
+                subject=subject,
             )
+            broker: NatsBroker = self.context.get("broker")
             try:
+                if problem is not None:  # can never succeed: dead-lettered at once, before any parsing
+                    await dead_letter(broker, service, redactor, subject, msg.body, problem)
+                    await msg.ack()
+                    return None
                 return await call_next(msg)
             except ValidationError as err:
-                broker: NatsBroker = self.context.get("broker")
-                await dead_letter(broker, service, redactor, msg.raw_message.subject, msg.body,
-                                  _describe(err))
+                await dead_letter(broker, service, redactor, subject, msg.body, _describe(err))
                 await msg.ack()  # also under manual acks: a dead letter is never redelivered
                 return None  # handled: the message is acked, never redelivered forever
+            except Exception as err:  # noqa: BLE001 (any handler failure: logged, retried, dead-lettered)
+                return await self._failed(broker, msg, subject, err)
             finally:
                 structlog.contextvars.unbind_contextvars(
                     "correlation_id", "conversation_id", "message_id", "subject"
                 )
+
+        async def _failed(self, broker: NatsBroker, msg: Any, subject: str, err: Exception) -> Any:
+            """A handler raised: log it; dead-letter on the last delivery, else redeliver with backoff."""
+            consumer = consumer_spec(service, subject)
+            deliveries = _deliveries(msg)
+            max_deliver = consumer.max_deliver if consumer else None
+            reason = redactor.text(f"{type(err).__name__}: {err}")[:MAX_REASON_CHARS]
+            bound = structlog.contextvars.get_contextvars()  # named here too: whatever the log config
+            log.error("handler failed", error=reason, delivery=deliveries, max_deliver=max_deliver,
+                      correlation_id=bound.get("correlation_id"), subject=subject, exc_info=err)
+            if max_deliver is not None and deliveries >= max_deliver:
+                await dead_letter(broker, service, redactor, subject, msg.body,
+                                  f"{reason} (failed on each of {deliveries} deliveries)")
+                await msg.ack()  # also under manual acks: never redelivered again
+                return None
+            if consumer is None or consumer.durable in getattr(broker, "manual_ack_durables", ()):
+                raise err  # manual acks (executor, outbox): their own retry behaviour, as before
+            delays = consumer.retry_delays_seconds
+            await msg.nack(delay=delays[min(deliveries, len(delays)) - 1] if delays else None)
+            return None
 
     return HermesMiddleware
 
@@ -261,11 +374,19 @@ class HermesBroker(NatsBroker):
         self.service = service
         self.declare_streams = declare_streams
         self._subscriber_inbox = f"{prefix}.".encode()
+        self.manual_ack_durables: set[str] = set()
 
     def subscriber(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         # FastStream gives pull subscriptions `_INBOX.` unless told otherwise: a service user may not
         # subscribe there, so its pulled messages arrive under its own prefix.
         kwargs.setdefault("inbox_prefix", self._subscriber_inbox)
+        # Every durable bounded as the catalog says (the bootstrap's `consumer_config`): the subscriber
+        # creates its consumer with the same delivery limit and backoff on the development path.
+        consumer = _spec_of_durable(kwargs.get("durable"))
+        if consumer is not None:
+            kwargs["config"] = _bound(kwargs.get("config"), consumer)
+            if kwargs.get("ack_policy") is AckPolicy.MANUAL:
+                self.manual_ack_durables.add(consumer.durable)
         return super().subscriber(*args, **kwargs)
 
     def durables(self) -> list[tuple[str, str]]:

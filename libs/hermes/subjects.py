@@ -110,6 +110,18 @@ class ConsumerSpec:
     subject: str
     service: str
     ack_wait_seconds: float | None = None  # None: JetStream's default (30 s)
+    max_deliver: int = 5
+    """Deliveries before JetStream gives up; on the last one, a message whose handler still fails is
+    dead-lettered by the middleware (`hermes.bus.hermes_middleware`) and acked, never redelivered again."""
+    backoff_seconds: tuple[float, ...] | None = None
+    """JetStream's own redelivery schedule (`ConsumerConfig.backoff`); None on every durable, on purpose:
+    the server then takes the ack wait from its first value, and (nats-server 2.15, measured) it overrides
+    the delay of a nak from the second nak on, which would break the gateway outbox's `nak(delay=0.3)`
+    polling and the middleware's own backoff below. Kept for a consumer that only ever times out."""
+    retry_delays_seconds: tuple[float, ...] = (1.0, 5.0, 15.0, 30.0)
+    """The backoff schedule: the delay of the nth redelivery after a handler raised (the middleware's nak
+    with delay), the last value repeated, until `max_deliver`; consumers that ack by hand (executor,
+    gateway delivery) keep their own retry behaviour and delays."""
 
 
 # Durable consumer names ----------------------------------------------------------------------
@@ -132,10 +144,14 @@ CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec(GUARD_PLANS_DURABLE, "HERMES_PLANS", PLAN_PROPOSED, GUARD),
     ConsumerSpec(GUARD_APPROVALS_DURABLE, "HERMES_PLANS", APPROVAL_DECIDED, GUARD),
     ConsumerSpec(GUARD_PROFILES_DURABLE, "HERMES_PLANS", PROFILE_SWITCH, GUARD),
+    # The executor: its ack wait (kept alive by heartbeats); more deliveries, since a crashed executor's
+    # order is redelivered (one ack wait later) and recognised by the ledger.
     ConsumerSpec(EXECUTOR_ORDERS_DURABLE, "HERMES_EXEC", EXEC_ORDER, EXECUTOR,
-                 ack_wait_seconds=EXEC_ACK_WAIT_SECONDS),
+                 ack_wait_seconds=EXEC_ACK_WAIT_SECONDS, max_deliver=10),
     ConsumerSpec(GATEWAY_REPLIES_DURABLE, "HERMES_REPLIES", REPLY_CREATED, GATEWAY),
-    ConsumerSpec(GATEWAY_DELIVERY_DURABLE, "HERMES_DELIVERY", DELIVERY_REQUESTED, GATEWAY),
+    # The outbox naks with its own delays: a reply waiting for the one before it is retried every 0.3 s
+    # for up to 30 s, a failed send up to HERMES_DELIVERY_MAX_ATTEMPTS times; its bound is only a backstop.
+    ConsumerSpec(GATEWAY_DELIVERY_DURABLE, "HERMES_DELIVERY", DELIVERY_REQUESTED, GATEWAY, max_deliver=1000),
 )
 
 

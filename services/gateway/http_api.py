@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 from hermes.access import Principal
+from hermes.bus import json_depth_exceeds
 from hermes.contracts import new_id, utcnow
 from hermes.stores.approvals import ApprovalView, PendingApproval
 from hermes_gateway.conversations import START, ConversationLog, UnknownConversation, message_event
@@ -42,6 +43,7 @@ WEB_HEADERS = {
     "Cache-Control": "no-cache",
 }
 MAX_BODY_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 32  # arrays and objects in a request body; no endpoint takes more than a few levels
 MAX_TEXT = 20_000
 
 
@@ -105,8 +107,14 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     raw = await request.read()
     if len(raw) > MAX_BODY_BYTES:
         raise ApiError(413, f"request body over {MAX_BODY_BYTES} bytes")
+
+    too_deep = f"the body is nested deeper than {MAX_JSON_DEPTH} levels"
+    if json_depth_exceeds(raw, MAX_JSON_DEPTH):
+        raise _bad(too_deep)
     try:
         body = json.loads(raw or b"null")
+    except RecursionError:  # never escapes as a 500
+        raise _bad(too_deep) from None
     except ValueError as err:
         raise _bad(f"malformed JSON: {err}") from None
     if not isinstance(body, dict):
