@@ -58,6 +58,7 @@ class ServiceRuntime:
             password=s.nats_password.get_secret_value() if s.nats_password else None,
             declare_streams=s.nats_declare_streams)
         self._redis: aioredis.Redis | None = None
+        self._waiting_redis: aioredis.Redis | None = None
         self._startup: list[Hook] = []
         self._shutdown: list[Hook] = []
 
@@ -72,6 +73,20 @@ class ServiceRuntime:
         if self._redis is None:
             raise RuntimeError(f"{self.service}: Redis is used before the service started")
         return self._redis
+
+    @property
+    def waiting_redis(self) -> aioredis.Redis:
+        """A second client for blocking reads (long polls): its read timeout outlasts the longest wait,
+        and its connections are its own, so waiting readers never hold those other commands need."""
+        if self._redis is None:
+            raise RuntimeError(f"{self.service}: Redis is used before the service started")
+        if self._waiting_redis is None:
+            s = self.settings
+            self._waiting_redis = aioredis.Redis.from_url(
+                s.redis_url, decode_responses=True, username=s.redis_user,
+                password=s.redis_password.get_secret_value() if s.redis_password else None,
+                socket_timeout=s.long_poll_max_seconds + 10)
+        return self._waiting_redis
 
     def on_startup(self, hook: Hook) -> Hook:
         """Run `hook` once the broker is connected and the streams exist."""
@@ -104,9 +119,10 @@ class ServiceRuntime:
     async def _on_shutdown(self) -> None:
         for hook in reversed(self._shutdown):
             await hook()
-        if self._redis is not None:
-            await self._redis.aclose()
-            self._redis = None
+        for client in (self._waiting_redis, self._redis):
+            if client is not None:
+                await client.aclose()
+        self._redis = self._waiting_redis = None
         self.log.info("service stopped")
 
     def app(self) -> FastStream:

@@ -34,8 +34,11 @@ class UnknownConversation(KeyError):
 
 
 class ConversationLog:
-    def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, redis: aioredis.Redis, keys: Keys, waiting: aioredis.Redis | None = None) -> None:
         self._redis = redis
+        # Long polls block a connection for their whole wait: a client of their own, whose read timeout
+        # outlasts the longest wait (redis-py's default of 5 s would end every longer poll in an error).
+        self._waiting = waiting or redis
         self._keys = keys
         self._append = redis.register_script(_APPEND_ONCE)
 
@@ -88,7 +91,7 @@ class ConversationLog:
         if not await self.exists(conversation_id):
             raise UnknownConversation(conversation_id)
         block = int(wait_seconds * 1000) if wait_seconds > 0 else None
-        answer = await self._redis.xread({self._keys.events(conversation_id): cursor}, count=limit,
+        answer = await (self._waiting if block else self._redis).xread({self._keys.events(conversation_id): cursor}, count=limit,
                                          block=block)
         events: list[dict[str, Any]] = []
         for _stream, entries in answer or []:

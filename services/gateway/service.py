@@ -25,7 +25,7 @@ class Gateway:
     @functools.cached_property
     def conversations(self) -> ConversationLog:
         """Made once, after start-up (it registers its Lua script with Redis)."""
-        return ConversationLog(self.rt.redis, self.rt.keys)
+        return ConversationLog(self.rt.redis, self.rt.keys, self.rt.waiting_redis)
 
     async def handle_reply(self, reply: Reply) -> None:
         """Record a reply in its conversation, once; drop it if it outlived its time-to-live."""
