@@ -7,6 +7,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from hermes import subjects
 from hermes.contracts import AuditRecord
+from hermes.permissions import NATS_USERS, inbox_prefix
 from hermes.signing import TrustedKeys, model_verifies
 
 
@@ -24,7 +25,7 @@ async def read_audit(nats_url: str, conversation_id: str | None = None, cluster:
     # (nats-py reads max_reconnect_attempts=0 as "unlimited" when picking a server, hence 1.)
     nc = await nats.connect(nats_url, connect_timeout=3, allow_reconnect=False, max_reconnect_attempts=1,
                             reconnect_time_wait=0.5, user=user, password=password,
-                            inbox_prefix="_INBOX_admin" if user == "admin" else "_INBOX")
+                            inbox_prefix=inbox_prefix(user) if user in NATS_USERS else "_INBOX")
     try:
         js = nc.jetstream()
         info = await js.stream_info(subjects.AUDIT_STREAM.name)

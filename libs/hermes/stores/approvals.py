@@ -14,6 +14,7 @@ from datetime import datetime
 import redis.asyncio as aioredis
 from pydantic import BaseModel, Field, ValidationError
 
+from hermes.access import has_role
 from hermes.contracts import Plan, new_id, utcnow
 from hermes.keys import Keys
 from hermes.profiles import Profile
@@ -41,8 +42,6 @@ class PendingApproval(BaseModel):
     def may_decide(self, user: str, roles: list[str] | tuple[str, ...], decision: str = "approve") -> bool:
         """Whether `user` with `roles` may take `decision` on this approval (not yet counting who
         approved already). The requester may always withdraw (reject) their own request."""
-        from hermes.access import has_role
-
         if decision == "reject" and user == self.requested_by:
             return True
         if not has_role(roles, "approver"):
