@@ -32,9 +32,11 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
+from hermes.openclaw import config_keys
 from hermes.profiles import DEFAULT_PROFILE, Autonomy, Profile, stricter
 
 __all__ = [
@@ -143,12 +145,30 @@ class ExecApprovals(_Section):
     enabled: bool = False
     approvers: StrList = Field(default_factory=list)
     target: Literal["dm", "channel", "both"] = "dm"
+    # `enabled: "auto"` (OpenClaw's documented default): on when approvers are named, off otherwise.
+    auto: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auto(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("enabled"), str) \
+                and data["enabled"].strip().lower() == "auto":
+            approvers = _str_list(data.get("approvers"))
+            data = {**data, "enabled": bool(approvers), "auto": True}
+        return data
 
 
 class SlackChannel(_Section):
     allow: bool | None = None
+    enabled: bool | None = None  # OpenClaw's switch: `enabled: false` is `allow: false`
     require_mention: bool | None = None
     users: StrList = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _enabled_false_denies(self) -> SlackChannel:
+        if self.enabled is False:
+            self.allow = False
+        return self
 
 
 class SlackConfig(_Section):
@@ -635,6 +655,8 @@ class _Loader:
         self.text = text
         self.file = file
         self.base_dir = Path(file).parent if file else Path.cwd()
+        self.providers: dict[str, Any] = {}  # secrets.providers, as written
+        self.default_file_provider: Any = None  # secrets.defaults.file
 
     # -- line numbers -------------------------------------------------------------------------------------
 
@@ -714,6 +736,10 @@ class _Loader:
                 self.error(path, f"{dotted}: SecretRef env variable {ident} is not set; the key is "
                                  f"left unset — export {ident}")
                 return _UNSET
+        elif source == "file" and (ref.get("provider") or self.default_file_provider):
+            value = self._file_provider_secret(ref, path)
+            if value is _UNSET:
+                return _UNSET
         elif source == "file":
             target = Path(ident).expanduser()
             if not target.is_absolute():
@@ -736,6 +762,67 @@ class _Loader:
         return value
 
 
+    def _file_provider_secret(self, ref: dict[str, Any], path: list[str]) -> Any:
+        """A file SecretRef through `secrets.providers.<provider>`: the provider's `path` is a JSON file
+        and `id` a JSON pointer into it (mode "json", the default), or the whole file is the value
+        (mode "singleValue")."""
+        dotted = ".".join(path)
+        name = str(ref.get("provider") or self.default_file_provider)
+        provider = self.providers.get(name)
+        if not isinstance(provider, dict) or not provider.get("path"):
+            known = ", ".join(sorted(self.providers)) or "none"
+            self.error(path, f"{dotted}: SecretRef provider {name!r} is not defined with a `path` in "
+                             f"secrets.providers (defined: {known}); the key is left unset — add "
+                             f"secrets.providers.{name} = {{source: \"file\", path: \"…\"}}")
+            return _UNSET
+        if provider.get("source", "file") != "file":
+            self.error(path, f"{dotted}: SecretRef source \"file\" names provider {name!r}, whose source is "
+                             f"{provider.get('source')!r}; the key is left unset — use a file provider")
+            return _UNSET
+        target = Path(str(provider["path"])).expanduser()
+        if not target.is_absolute():
+            target = self.base_dir / target
+        try:
+            text = target.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.error(path, f"{dotted}: secrets.providers.{name}.path {target} cannot be read "
+                             f"({exc.__class__.__name__}); the key is left unset")
+            return _UNSET
+        if provider.get("mode") == "singleValue":
+            value = text.strip()
+        else:
+            try:
+                node: Any = json5.loads(text)
+            except ValueError:
+                self.error(path, f"{dotted}: secrets.providers.{name}.path {target} is not JSON (mode "
+                                 f"\"json\"); the key is left unset — fix the file or set mode \"singleValue\"")
+                return _UNSET
+            pointer = str(ref["id"])
+            if pointer and not pointer.startswith("/"):
+                self.error(path, f"{dotted}: SecretRef id {pointer!r} is not a JSON pointer (it must start "
+                                 f"with /, e.g. \"/slack/botToken\"); the key is left unset")
+                return _UNSET
+            for part in pointer.split("/")[1:] if pointer else []:
+                part = part.replace("~1", "/").replace("~0", "~")
+                if isinstance(node, dict) and part in node:
+                    node = node[part]
+                elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                    node = node[int(part)]
+                else:
+                    self.error(path, f"{dotted}: SecretRef id {pointer!r} is not in {target} (provider "
+                                     f"{name!r}); the key is left unset")
+                    return _UNSET
+            value = node if isinstance(node, str) else None
+            if value is None:
+                self.error(path, f"{dotted}: SecretRef id {pointer!r} in {target} is not a string; the key "
+                                 f"is left unset")
+                return _UNSET
+        if not value:
+            self.error(path, f"{dotted}: SecretRef {name!r} {ref.get('id')!r} is empty; the key is left unset")
+            return _UNSET
+        return value
+
+
 _UNSET = object()
 
 
@@ -755,7 +842,25 @@ def _finish(result: LoadedConfig, document: dict[str, Any], env: Mapping[str, st
             file: str | None) -> None:
     """Resolve, normalise, validate and report `document` into `result`."""
     loader = _Loader(result, env, text, file)
-    doc = loader.resolve(document, [])
+    secrets = document.get("secrets") if isinstance(document.get("secrets"), dict) else {}
+    providers = secrets.get("providers")
+    loader.providers = providers if isinstance(providers, dict) else {}
+    defaults = secrets.get("defaults")
+    loader.default_file_provider = defaults.get("file") if isinstance(defaults, dict) else None
+    # Secrets are resolved only where Hermes uses them: an ignored section (an OpenClaw-only key, a
+    # channel Hermes does not have) keeps its text as written, and an unset ${VAR} there is no error.
+    doc: dict[str, Any] = {}
+    for key, value in document.items():
+        if key == "channels" and isinstance(value, dict):
+            doc[key] = {name: (loader.resolve(v, ["channels", name]) if name in _SUPPORTED_CHANNELS else v)
+                        for name, v in value.items()}
+            doc[key] = {k: v for k, v in doc[key].items() if v is not _UNSET}
+        elif key in _USED_TOP_LEVEL:
+            resolved = loader.resolve(value, [key])
+            if resolved is not _UNSET:
+                doc[key] = resolved
+        else:
+            doc[key] = value
     _apply_flat_and_env(loader, doc)
     _read_token_files(loader, doc)
     result.data = _wrap_secrets(doc, [])
@@ -763,8 +868,8 @@ def _finish(result: LoadedConfig, document: dict[str, Any], env: Mapping[str, st
     for key in doc:
         if key in {"skills", "channels", "agents", "gateway", "profiles", "hermes", "config"}:
             continue
-        if key in _OPENCLAW_ONLY:
-            loader.ignore([], key, "an OpenClaw setting with no meaning in Hermes")
+        if key in _OPENCLAW_ONLY or config_keys.is_openclaw_key([], key):
+            loader.ignore([], key, _MEANINGLESS)
         else:
             loader.ignore([], key, _unknown_reason(key, _TOP_LEVEL))
 
@@ -784,9 +889,16 @@ def _finish(result: LoadedConfig, document: dict[str, Any], env: Mapping[str, st
 
 
 _TOP_LEVEL = ("skills", "channels", "agents", "gateway", "profiles", "hermes", "config")
+_USED_TOP_LEVEL = frozenset(_TOP_LEVEL)
 
 
-def _unknown_reason(key: str, known: tuple[str, ...] | list[str]) -> str:
+_MEANINGLESS = "an OpenClaw setting with no meaning in Hermes"
+
+
+def _unknown_reason(key: str, known: tuple[str, ...] | list[str], path: list[str] | None = None) -> str:
+    """Why a key is ignored: valid OpenClaw with no meaning here, or not a setting of either."""
+    if path is not None and config_keys.is_openclaw_key(path, key):
+        return _MEANINGLESS
     close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"not a setting Hermes knows{hint}"
@@ -894,12 +1006,62 @@ def _validate(loader: _Loader, path: list[str], model: type[BaseModel], data: An
         return None
 
 
+def _validate_keeping_the_rest(loader: _Loader, path: list[str], model: type[BaseModel], data: Any) -> Any:
+    """`model` from `data`; a value that does not fit is reported and left out, and the rest still
+    applies (one bad value never takes a whole channel with it)."""
+    if not isinstance(data, dict):
+        return _validate(loader, path, model, data)
+    current: Any = _deep_copy(data)
+    for _ in range(50):
+        try:
+            return model.model_validate(current)
+        except ValidationError as exc:
+            removed = False
+            for err in exc.errors():
+                loc = [str(p) for p in err["loc"]]
+                where = [*path, *loc]
+                shown = err.get("input")
+                value = "" if _looks_secret(where) or isinstance(shown, dict | list) else f" (got {shown!r})"
+                loader.error(where, f"{'.'.join(where)}: {err['msg']}{value}; this value is not applied "
+                                    f"(the rest of {'.'.join(path)} is)")
+                removed = _drop(current, list(err["loc"])) or removed
+            if not removed:
+                return None
+    return None
+
+
+def _deep_copy(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _deep_copy(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_deep_copy(v) for v in node]
+    return node
+
+
+def _drop(node: Any, loc: list[Any]) -> bool:
+    """Remove the value at `loc` (the deepest key that exists on the way)."""
+    parents: list[tuple[Any, Any]] = []
+    for part in loc:
+        if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            parents.append((node, part))
+            node = node[part]
+        else:
+            break
+    if not parents:
+        return False
+    holder, key = parents[-1]
+    del holder[key]
+    return True
+
+
 def _report_extra(loader: _Loader, node: Any, path: list[str]) -> None:
     """Report every key a model kept as extra (unknown), recursively."""
     if isinstance(node, BaseModel):
         known = [f.alias or n for n, f in type(node).model_fields.items()]
         for key in node.model_extra or {}:
-            loader.ignore(path, key, _unknown_reason(key, known))
+            if config_keys.is_gateway_key(path, key):
+                continue  # read by the gateway from the channel's extra settings
+            loader.ignore(path, key, _unknown_reason(key, known, path))
         for name, f in type(node).model_fields.items():
             _report_extra(loader, getattr(node, name), [*path, f.alias or name])
     elif isinstance(node, dict):
@@ -952,11 +1114,15 @@ def _channels(loader: _Loader, doc: dict[str, Any]) -> ChannelsConfig:
     models = {"slack": SlackConfig, "discord": DiscordConfig, "telegram": TelegramConfig}
     out = ChannelsConfig()
     for name, value in raw.items():
+        if name in config_keys.NON_CHANNEL_KEYS:
+            loader.ignore(["channels"], name, f"{_MEANINGLESS} (settings shared by OpenClaw's channels, "
+                                              f"not a channel)")
+            continue
         if name not in models:
             loader.ignore(["channels"], name, "a channel Hermes does not support (it has Slack, Discord, "
                                               "Telegram, the HTTP API and the CLI)")
             continue
-        channel = _validate(loader, ["channels", name], models[name], value)
+        channel = _validate_keeping_the_rest(loader, ["channels", name], models[name], value)
         if channel is not None:
             _report_extra(loader, channel, ["channels", name])
             out = out.model_copy(update={name: channel})
@@ -1004,7 +1170,7 @@ def _agents(loader: _Loader, doc: dict[str, Any]) -> AgentsConfig:
     defaults = defaults or AgentDefaults()
     _report_extra(loader, defaults, ["agents", "defaults"])
     for key in raw:
-        loader.ignore(["agents"], key, _unknown_reason(key, ["defaults", "entries", "list"]))
+        loader.ignore(["agents"], key, _unknown_reason(key, ["defaults", "entries", "list"], ["agents"]))
     return AgentsConfig(defaults=defaults, entries=entries)
 
 

@@ -1,16 +1,27 @@
-"""The skills loader: OpenClaw skill folders (`SKILL.md`) exactly as OpenClaw lays them out.
+"""The skills loader: OpenClaw skill folders (`SKILL.md`) exactly as OpenClaw lays them out and reads them.
 
-A skill is a folder holding `SKILL.md` (or `skill.md`): YAML frontmatter, then a markdown body.
+A skill is a folder holding `SKILL.md` (or `skill.md`): frontmatter, then a markdown body. Whether a
+skill loads follows OpenClaw's own loader (see `hermes.openclaw.frontmatter`): any YAML problem falls
+back to reading the frontmatter line by line, the name is not checked, only a missing description (or
+an unreadable or oversized file) makes a skill unusable. What OpenClaw would accept but is unusual
+(a name outside the Agent Skills form, a YAML error, metadata that is not JSON5, `command-dispatch:
+tool`) is kept in `Skill.warnings` and shown by `hermes skills list`.
+
 Hermes gives two parts of the body a meaning OpenClaw leaves to the model:
 
-* `## Available Commands` is the command catalog of the skill. Every bullet with a backticked
-  `ankra …` command is resolved against `hermes.catalog`; the union over enabled, eligible skills is
-  the set of commands the planner may propose and the executor may run (`SkillSet.allowed_commands`).
+* The skill's commands. `## Available Commands` is the command catalog of the skill when the body has
+  that section: every bullet with a backticked `ankra …` command. A skill without it (the official
+  Ankra skills `ankra skills install` writes, and the one `ankra openclaw skill` generates) names its
+  commands in code: fenced or indented code lines and inline code starting with `ankra `. Each command
+  is resolved against `hermes.catalog`; the union over enabled, eligible skills is the set of commands
+  the planner may propose and the executor may run (`SkillSet.allowed_commands`). A command Hermes
+  cannot run is kept as unresolved, with the reason, and reported.
 * `## Guardrails` bullets become structured rules (`Guardrails`) that only ever make a profile stricter.
 
 Roots, highest precedence first: `<workspace>/skills`, `<workspace>/.agents/skills`, `~/.agents/skills`,
 `~/.openclaw/skills`, Hermes's bundled skills, `skills.load.extraDirs`. A broken skill is skipped with
-its reason and never stops its siblings from loading.
+its reason and never stops its siblings from loading. At the top of a root, a single `*.md` file
+written by `ankra openclaw skill` (frontmatter `source: ankra-cli`) is a skill too.
 """
 
 from __future__ import annotations
@@ -18,7 +29,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -28,10 +38,10 @@ from pathlib import Path
 from typing import Any
 
 import json5
-import yaml
 
-from hermes.catalog import COMMANDS, CommandSpec
+from hermes import catalog
 from hermes.config import LoadedConfig
+from hermes.openclaw import frontmatter as ocfm
 from hermes.profiles import Guardrails, Profile, merge_guardrails
 
 __all__ = [
@@ -47,6 +57,7 @@ __all__ = [
     "commands_allowed_by",
     "default_roots",
     "discover_skills",
+    "parse_body_commands",
     "parse_commands",
     "parse_guardrails",
     "parse_skill",
@@ -56,10 +67,10 @@ __all__ = [
 BUNDLED_SKILLS_DIR = Path(__file__).parent / "bundled_skills"
 MAX_DEPTH = 6  # how deep under a root a skill folder may be
 SKILL_FILES = ("SKILL.md", "skill.md")
+GENERATED_SOURCE = "ankra-cli"  # frontmatter `source:` of the file `ankra openclaw skill` writes
 _NAME = re.compile(r"^[a-z0-9-]{1,64}$")
 _MAX_DESCRIPTION = 1024
 _SKIP_DIRS = {"node_modules", "__pycache__"}
-_METADATA_KEYS = ("openclaw", "clawdbot", "clawdis")  # current name first, then the older ones
 
 # Commands a listed (older) command implies in the current CLI, beyond `CommandSpec.replaced_by`.
 # The guide's SKILL.md was written for an older `ankra`; these keep its intent working on v0.13:
@@ -75,15 +86,20 @@ IMPLIED_COMMANDS: dict[str, tuple[str, ...]] = {
 #   cluster hetzner node-group list|scale → cluster node-group list|scale
 #   cluster stacks create                 → cluster apply
 
-_BY_PATH: dict[tuple[str, ...], CommandSpec] = {c.path: c for c in COMMANDS}
-_BY_KEY: dict[str, CommandSpec] = {c.key: c for c in COMMANDS}
+
+def _by_path() -> dict[tuple[str, ...], catalog.CommandSpec]:
+    return {tuple(c.path): c for c in catalog.COMMANDS}
+
+
+def _by_key() -> dict[str, catalog.CommandSpec]:
+    return {c.key: c for c in catalog.COMMANDS}
 
 
 class SkillStatus(StrEnum):
     LOADED = "loaded"  # enabled and eligible: its commands and guardrails apply
     DISABLED = "disabled"  # skills.entries.<key>.enabled is false
     INELIGIBLE = "ineligible"  # wrong OS or a requirement is missing
-    BROKEN = "broken"  # the file cannot be used (YAML, name, description)
+    BROKEN = "broken"  # the file cannot be used (unreadable, too large, no description)
     SHADOWED = "shadowed"  # a skill of the same name in a higher-precedence root wins
 
 
@@ -97,7 +113,7 @@ class SkillRoot:
 
 @dataclass(frozen=True)
 class SkillCommand:
-    """One command of a skill's `## Available Commands` list."""
+    """One `ankra` command a skill names."""
 
     template: str  # as written, e.g. "ankra cluster hetzner create --name <n> …"
     path: tuple[str, ...]  # the literal words after `ankra`
@@ -105,6 +121,9 @@ class SkillCommand:
     catalog_key: str | None  # the catalog command it is; None: unresolved
     group: str = ""  # the `###` heading it is under
     problem: str | None = None  # why it did not resolve
+    # Options written with it that the catalog's command does not take (the command is still allowed;
+    # a plan using such an option is refused by the catalog when it is parsed).
+    unknown_flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,7 +136,7 @@ class Requires:
 
 @dataclass(frozen=True)
 class SkillMetadata:
-    """`metadata.openclaw` (or `metadata.clawdbot` / `metadata.clawdis`)."""
+    """`metadata.openclaw` (or the older `metadata.clawdbot` / `metadata.moltbot`)."""
 
     always: bool = False
     skill_key: str | None = None
@@ -127,7 +146,7 @@ class SkillMetadata:
     os: tuple[str, ...] = ()
     requires: Requires = Requires()
     install: tuple[dict[str, Any], ...] = ()
-    source_key: str | None = None  # which of openclaw/clawdbot/clawdis it came from
+    source_key: str | None = None  # which of openclaw/clawdbot/moltbot it came from
 
 
 @dataclass
@@ -152,6 +171,14 @@ class Skill:
     shadowed_by: Path | None = None
     user_invocable: bool = True
     disable_model_invocation: bool = False
+    # What OpenClaw accepts but a person should know (YAML read line by line, a name outside the Agent
+    # Skills form, metadata that is not JSON5, `command-dispatch: tool`, …).
+    warnings: list[str] = field(default_factory=list)
+    # Where the commands come from: "available-commands" (that section), "body" (code in the body), "".
+    command_source: str = ""
+    command_dispatch: str | None = None  # `command-dispatch` (OpenClaw's direct tool dispatch)
+    command_tool: str | None = None  # `command-tool`
+    values: dict[str, str] = field(default_factory=dict)  # every frontmatter key as OpenClaw's text
 
     @property
     def key(self) -> str:
@@ -196,17 +223,38 @@ def default_roots(workspace: Path | None, home: Path, config: LoadedConfig | Non
     return roots
 
 
+def is_generated_skill_file(file: Path) -> bool:
+    """Is `file` a single-file skill written by `ankra openclaw skill` (frontmatter `source: ankra-cli`)?"""
+    try:
+        with file.open("rb") as handle:
+            head = handle.read(4096).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    block, _ = ocfm.split_frontmatter(head)
+    if block is None:
+        return False
+    return ocfm.parse_line_frontmatter(block).get("source") == GENERATED_SOURCE
+
+
 def find_skill_files(root: Path, max_depth: int = MAX_DEPTH) -> list[Path]:
     """Every SKILL.md (or skill.md) under `root`, at most `max_depth` folders down; a folder holding
-    one is a skill and is not descended into. Hidden folders and node_modules are skipped."""
+    one is a skill and is not descended into. Hidden folders, node_modules and folders that resolve
+    outside the root are skipped. At the top of the root, a `*.md` file `ankra openclaw skill` wrote
+    is a skill too."""
     found: list[Path] = []
     seen: set[Path] = set()
+    try:
+        root_real = root.resolve()
+    except OSError:
+        return found
 
     def walk(folder: Path, depth: int) -> None:
         try:
             real = folder.resolve()
             if real in seen:
                 return  # a symlink loop
+            if real != root_real and root_real not in real.parents:
+                return  # a symlink out of the root (OpenClaw does not follow those either)
             seen.add(real)
             children = sorted(folder.iterdir())
         except OSError:
@@ -216,6 +264,10 @@ def find_skill_files(root: Path, max_depth: int = MAX_DEPTH) -> list[Path]:
             if candidate in names and (folder / candidate).is_file():
                 found.append(folder / candidate)
                 return
+        if depth == 0:
+            for child in children:
+                if child.suffix.lower() == ".md" and child.is_file() and is_generated_skill_file(child):
+                    found.append(child)
         if depth >= max_depth:
             return
         for child in children:
@@ -267,33 +319,40 @@ def _judge(skill: Skill, config: LoadedConfig | None, environ: Mapping[str, str]
 
 def eligibility_problem(skill: Skill, config: LoadedConfig | None, environ: Mapping[str, str],
                         platform: str = sys.platform) -> str | None:
-    """Why the skill cannot be used here, or None. `os` must match; then `always` or every requirement."""
+    """Why the skill cannot be used here, or None. `os` must match; then `always` or every requirement
+    (OpenClaw's rules: binaries also count in the usual system folders; `browser.enabled` and
+    `browser.evaluateEnabled` count as true when the config does not set them)."""
     meta = skill.metadata
-    if meta.os and platform not in meta.os:
-        return f"runs on {', '.join(meta.os)} only (this host is {platform})"
-    if meta.always:
+    if meta.source_key is None:
         return None
-    path = environ.get("PATH", os.defpath)
-    req = meta.requires
-    missing_bins = [b for b in req.bins if shutil.which(b, path=path) is None]
-    if missing_bins:
-        return "needs " + ", ".join(f"`{b}`" for b in missing_bins) + " on PATH"
-    if req.any_bins and not any(shutil.which(b, path=path) for b in req.any_bins):
-        return "needs one of " + ", ".join(f"`{b}`" for b in req.any_bins) + " on PATH"
     entry = config.skills.entries.get(skill.key) if config is not None else None
-    for name in req.env:
+
+    def has_env(name: str) -> bool:
         if environ.get(name):
-            continue
+            return True
         if entry is not None and name in entry.env and entry.env[name].get_secret_value():
-            continue
-        if entry is not None and entry.api_key is not None and meta.primary_env == name:
-            continue
-        return (f"needs environment variable {name} (set it, or add it to "
-                f"skills.entries.{skill.key}.env in the config)")
-    for dotted in req.config:
-        if config is None or not config.config_path_truthy(dotted):
-            return f"needs config {dotted} to be set (truthy)"
-    return None
+            return True
+        return entry is not None and entry.api_key is not None and meta.primary_env == name
+
+    def config_truthy(dotted: str) -> bool:
+        return ocfm.config_path_truthy(config.data if config is not None else None, dotted)
+
+    manifest = ocfm.Manifest(key=meta.source_key, always=meta.always, os=meta.os, bins=meta.requires.bins,
+                             any_bins=meta.requires.any_bins, env=meta.requires.env,
+                             config=meta.requires.config)
+    problems = ocfm.missing_requirements(manifest, path=environ.get("PATH", os.defpath), platform=platform,
+                                         has_env=has_env, config_truthy=config_truthy)
+    if not problems:
+        return None
+    shown = []
+    for problem in problems:
+        if problem.startswith("needs environment variable "):
+            name = problem.removeprefix("needs environment variable ")
+            problem += f" (set it, or add it to skills.entries.{skill.key}.env in the config)"
+            if meta.primary_env == name:
+                problem = problem[:-1] + f", or set skills.entries.{skill.key}.apiKey)"
+        shown.append(problem)
+    return "; ".join(shown)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -303,7 +362,8 @@ def eligibility_problem(skill: Skill, config: LoadedConfig | None, environ: Mapp
 def parse_skill(file: Path, root: SkillRoot) -> Skill:
     """Parse one skill file. Never raises: an unusable file gives a BROKEN skill with the reason."""
     folder = file.parent
-    skill = Skill(folder=folder, file=file, root=root, name=folder.name)
+    single_file = file.name not in SKILL_FILES
+    skill = Skill(folder=folder, file=file, root=root, name=file.stem if single_file else folder.name)
 
     def broken(reason: str) -> Skill:
         skill.status = SkillStatus.BROKEN
@@ -311,135 +371,121 @@ def parse_skill(file: Path, root: SkillRoot) -> Skill:
         return skill
 
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return broken(f"cannot read {file.name}: {exc}")
-    front_text, body, problem = split_frontmatter(text)
-    if problem:
-        return broken(problem)
-    data, problem = load_frontmatter(front_text or "")
-    if problem:
-        return broken(problem)
-    skill.frontmatter = data
+        if file.is_symlink():
+            return broken(f"{file.name} is a symbolic link; skill files must be regular files (OpenClaw "
+                          f"refuses them too): copy the file into the skill folder")
+        size = file.stat().st_size
+        if size > ocfm.MAX_SKILL_FILE_BYTES:
+            return broken(f"{file.name} is {size} bytes; skill files are read up to "
+                          f"{ocfm.MAX_SKILL_FILE_BYTES} bytes (as in OpenClaw): move long reference text "
+                          f"into other files of the skill folder")
+        raw = file.read_bytes()
+    except OSError as exc:
+        return broken(f"cannot read {file.name}: {exc.strerror or exc}")
+    text = raw.decode("utf-8", errors="replace")
+    if "\ufffd" in text and b"\xef\xbf\xbd" not in raw:
+        skill.warnings.append(f"{file.name} is not valid UTF-8; undecodable bytes were replaced")
+    fm, body = ocfm.parse_frontmatter(text)
+    skill.values = dict(fm.values)
+    skill.frontmatter = dict(fm.data) if fm.data is not None else dict(fm.values)
     skill.body = body.replace("{baseDir}", str(folder))
+    if fm.present and fm.yaml_problem and fm.values:
+        skill.warnings.append(f"{fm.yaml_problem}; read line by line instead, as OpenClaw does (quote the "
+                              f"value, e.g. description: \"…\", to make it valid YAML)")
 
-    name = data.get("name")
-    name = folder.name if name is None or name == "" else str(name).strip()
+    fallback = ocfm.js_trim(file.stem if single_file else folder.name)
+    name = ocfm.js_trim(fm.get("name") or "") or fallback
     skill.name = name
     if not _NAME.match(name):
-        source = "name" if data.get("name") else "folder name (no `name` in the frontmatter)"
-        return broken(f"{source} {name!r} is not 1–64 lowercase letters, digits and hyphens")
-    description = data.get("description")
-    if description is None or (isinstance(description, str) and not description.strip()):
+        source = "name" if fm.get("name") else "folder name (no `name` in the frontmatter)"
+        skill.warnings.append(f"{source} {name!r} is not the Agent Skills form (1–64 lowercase letters, "
+                              f"digits and hyphens); OpenClaw loads it anyway, and so does Hermes")
+    description = ocfm.js_trim(fm.get("description") or "")
+    if not description:
+        if not fm.present:
+            return broken("no frontmatter: the file must start with a `---` line, then `name:` and "
+                          "`description:`, then a closing `---` line (`description` is required)")
+        if fm.yaml_problem and fm.values:
+            return broken(f"`description` is missing: it says when the skill applies and is required "
+                          f"(also: {fm.yaml_problem})")
         return broken("`description` is missing: it says when the skill applies and is required")
-    if not isinstance(description, str):
-        return broken("`description` must be text")
-    description = description.strip()
     if len(description) > _MAX_DESCRIPTION:
-        return broken(f"`description` is {len(description)} characters; the limit is {_MAX_DESCRIPTION}")
+        skill.warnings.append(f"`description` is {len(description)} characters; the Agent Skills limit is "
+                              f"{_MAX_DESCRIPTION} (OpenClaw does not enforce it, nor does Hermes)")
     skill.description = description
 
-    metadata, problem = _metadata(data.get("metadata"))
+    manifest, problem = ocfm.resolve_manifest(fm.get("metadata"))
     if problem:
-        return broken(problem)
-    skill.metadata = metadata
-    skill.permissions = _str_list(data.get("permissions"))
-    config_schema = data.get("config")
+        skill.warnings.append(problem)
+    if manifest is not None:
+        skill.metadata = SkillMetadata(
+            always=manifest.always is True, skill_key=manifest.skill_key, primary_env=manifest.primary_env,
+            emoji=manifest.emoji, homepage=manifest.homepage, os=manifest.os,
+            requires=Requires(bins=manifest.bins, any_bins=manifest.any_bins, env=manifest.env,
+                              config=manifest.config),
+            install=manifest.install, source_key=manifest.key)
+    data = fm.data or {}
+    skill.permissions = _str_list(data["permissions"] if "permissions" in data else
+                                  _text_value(fm.get("permissions")))
+    config_schema = data["config"] if "config" in data else _text_value(fm.get("config"))
     skill.config_schema = config_schema if isinstance(config_schema, dict) else {}
-    skill.user_invocable = _bool(data.get("user-invocable"), True)
-    skill.disable_model_invocation = _bool(data.get("disable-model-invocation"), False)
-    skill.commands = parse_commands(skill.body)
+    skill.user_invocable = ocfm.parse_bool(fm.get("user-invocable"), True)
+    skill.disable_model_invocation = ocfm.parse_bool(fm.get("disable-model-invocation"), False)
+    dispatch = ocfm.js_trim(fm.get("command-dispatch") or "").lower() or None
+    skill.command_dispatch = dispatch
+    skill.command_tool = ocfm.js_trim(fm.get("command-tool") or "") or None
+    if dispatch == "tool":
+        tool = f" (`command-tool: {skill.command_tool}`)" if skill.command_tool else ""
+        skill.warnings.append(f"`command-dispatch: tool`{tool} sends OpenClaw's slash command straight to a "
+                              f"tool; Hermes has no direct tool dispatch, so the skill is used through the "
+                              f"planner like any other")
+    elif dispatch is not None:
+        skill.warnings.append(f"`command-dispatch: {dispatch}` is not a dispatch OpenClaw knows (it has "
+                              f"`tool`); ignored")
+    if has_section(skill.body, "Available Commands"):
+        skill.commands = parse_commands(skill.body)
+        skill.command_source = "available-commands"
+    else:
+        skill.commands = parse_body_commands(skill.body)
+        skill.command_source = "body" if skill.commands else ""
     skill.guardrails, skill.rules = parse_guardrails(skill.body)
     return skill
 
 
+def _text_value(value: str | None) -> Any:
+    """A frontmatter value read line by line, as the structure it spells: JSON5 text, or a YAML-style
+    list of `- item` lines; otherwise the text itself."""
+    if value is None:
+        return None
+    if value.startswith(("{", "[")):
+        try:
+            return json5.loads(value)
+        except (ValueError, TypeError, RecursionError):
+            return value
+    lines = [line.strip() for line in value.split("\n") if line.strip()]
+    if lines and all(line.startswith("- ") for line in lines):
+        return [line[2:].strip() for line in lines]
+    return value
+
+
 def split_frontmatter(text: str) -> tuple[str | None, str, str | None]:
-    """(frontmatter, body, problem). The frontmatter sits between a first `---` line and the next."""
-    text = text.lstrip("\ufeff")
-    lines = text.splitlines(keepends=True)
-    if not lines or lines[0].strip() != "---":
-        return None, text, None
-    for index in range(1, len(lines)):
-        if lines[index].strip() in ("---", "..."):
-            return "".join(lines[1:index]), "".join(lines[index + 1:]), None
-    return None, text, "the YAML frontmatter has no closing `---` line"
+    """(frontmatter, body, problem), as OpenClaw splits them: the text must start with `---`; the block
+    ends at the next line starting with `---`."""
+    block, body = ocfm.split_frontmatter(text)
+    if block is None and text.replace("\r\n", "\n").startswith("---"):
+        return None, body, "the frontmatter has no closing `---` line"
+    return block, body, None
 
 
 def load_frontmatter(text: str) -> tuple[dict[str, Any], str | None]:
-    """The frontmatter as a mapping, or the reason it is not one.
-
-    Block YAML first; when that fails, OpenClaw's own leniency: a `metadata:` value spread over
-    several lines as JSON5 (comments, trailing commas) is parsed as JSON5 and the rest as YAML.
-    """
+    """The frontmatter block as a mapping, and the reason YAML could not read it (then the mapping is
+    OpenClaw's line-by-line reading: every value as text)."""
     if not text.strip():
         return {}, None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        data = _lenient_frontmatter(text)
-        if data is None:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 2}" if mark is not None else ""  # +1 for `---`, +1 1-based
-            what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            return {}, f"the YAML frontmatter is invalid{where}: {what}"
-    if data is None:
-        return {}, None
-    if not isinstance(data, dict):
-        return {}, f"the frontmatter must be key: value pairs, not {type(data).__name__}"
-    return {str(k): v for k, v in data.items()}, None
-
-
-def _lenient_frontmatter(text: str) -> dict[str, Any] | None:
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if re.match(r"^metadata\s*:", line)), None)
-    if start is None:
-        return None
-    end = start + 1
-    while end < len(lines) and not re.match(r"^[A-Za-z0-9_-]+\s*:", lines[end]):
-        end += 1
-    block = "\n".join([lines[start].split(":", 1)[1], *lines[start + 1:end]]).strip()
-    try:
-        metadata = json5.loads(block)
-        rest = yaml.safe_load("\n".join(lines[:start] + lines[end:])) or {}
-    except (ValueError, yaml.YAMLError):
-        return None
-    if not isinstance(rest, dict):
-        return None
-    return {**rest, "metadata": metadata}
-
-
-def _metadata(raw: Any) -> tuple[SkillMetadata, str | None]:
-    if raw is None:
-        return SkillMetadata(), None
-    if isinstance(raw, str):
-        try:
-            raw = json5.loads(raw)
-        except ValueError as exc:
-            return SkillMetadata(), f"`metadata` is not valid JSON5: {exc}"
-    if not isinstance(raw, dict):
-        return SkillMetadata(), "`metadata` must be a mapping (block YAML or a JSON5 object)"
-    source_key = next((k for k in _METADATA_KEYS if isinstance(raw.get(k), dict)), None)
-    if source_key is None:
-        return SkillMetadata(), None  # other tools' metadata: nothing for Hermes
-    meta = raw[source_key]
-    requires = meta.get("requires") if isinstance(meta.get("requires"), dict) else {}
-    install = meta.get("install") if isinstance(meta.get("install"), list) else []
-    return SkillMetadata(
-        always=_bool(meta.get("always"), False),
-        skill_key=str(meta["skillKey"]) if meta.get("skillKey") else None,
-        primary_env=str(meta["primaryEnv"]) if meta.get("primaryEnv") else None,
-        emoji=meta.get("emoji"),
-        homepage=meta.get("homepage"),
-        os=tuple(_str_list(meta.get("os"))),
-        requires=Requires(
-            bins=tuple(_str_list(requires.get("bins"))),
-            any_bins=tuple(_str_list(requires.get("anyBins"))),
-            env=tuple(_str_list(requires.get("env"))),
-            config=tuple(_str_list(requires.get("config"))),
-        ),
-        install=tuple(i for i in install if isinstance(i, dict)),
-        source_key=source_key,
-    ), None
+    data, problem = ocfm.load_yaml(text)
+    if problem is None and isinstance(data, dict):
+        return {str(k): v for k, v in data.items()}, None
+    return dict(ocfm.parse_line_frontmatter(text)), problem or "the frontmatter is not key: value pairs"
 
 
 def _str_list(value: Any) -> list[str]:
@@ -451,14 +497,6 @@ def _str_list(value: Any) -> list[str]:
     if isinstance(value, list | tuple):
         return [str(v).strip() for v in value if str(v).strip()]
     return [str(value)]
-
-
-def _bool(value: Any, default: bool) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return value.strip().lower() in {"true", "yes", "1", "on"}
-    return default
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -523,19 +561,13 @@ def parse_commands(body: str) -> list[SkillCommand]:
             if template in seen:
                 continue
             seen.add(template)
-            path = command_path(template)
-            key, problem = resolve_command_path(path)
-            commands.append(SkillCommand(template=template, path=path, description=description,
-                                         catalog_key=key, group=group, problem=problem))
+            commands.append(_command(template, description, group))
     return commands
 
 
 def command_path(template: str) -> tuple[str, ...]:
     """The literal words after `ankra`, up to the first placeholder, option or quoted text."""
-    try:
-        tokens = shlex.split(template)
-    except ValueError:
-        tokens = template.split()
+    tokens = _tokens(template)
     words: list[str] = []
     for token in tokens[1:]:
         if not _WORD.match(token):
@@ -548,11 +580,12 @@ def resolve_command_path(path: tuple[str, ...]) -> tuple[str | None, str | None]
     """(catalog key, problem). An exact catalog path; else the longest catalog path the words start
     with, when the remaining literal words fit its positional arguments (e.g. `cluster reconcile prod`)."""
     if not path:
-        return None, "no command words after `ankra`"
-    if path in _BY_PATH:
-        return _BY_PATH[path].key, None
+        return None, "no command words after `ankra` (Hermes runs only catalog commands)"
+    by_path = _by_path()
+    if path in by_path:
+        return by_path[path].key, None
     for depth in range(len(path) - 1, 0, -1):
-        spec = _BY_PATH.get(path[:depth])
+        spec = by_path.get(path[:depth])
         if spec is not None:
             extra = len(path) - depth
             if extra <= len(spec.args):
@@ -565,16 +598,128 @@ def resolve_command_path(path: tuple[str, ...]) -> tuple[str | None, str | None]
 def commands_allowed_by(keys: Iterable[str]) -> set[str]:
     """The catalog keys a list of skill commands allows: each key, the current form of a deprecated
     one (`CommandSpec.replaced_by`), and what `IMPLIED_COMMANDS` adds."""
+    by_key = _by_key()
     allowed: set[str] = set()
     for key in keys:
-        spec = _BY_KEY.get(key)
+        spec = by_key.get(key)
         if spec is None:
             continue
         allowed.add(key)
-        if spec.replaced_by:
-            allowed.add(" ".join(spec.replaced_by))
+        replaced_by = getattr(spec, "replaced_by", None)
+        if replaced_by:
+            allowed.add(" ".join(replaced_by))
         allowed.update(IMPLIED_COMMANDS.get(key, ()))
-    return {k for k in allowed if k in _BY_KEY}
+    return {k for k in allowed if k in by_key}
+
+
+# Options the executor sets itself (a skill writing them is not asking for anything Hermes lacks).
+_EXECUTOR_FLAGS = {"--yes", "-y", "--token", "--base-url", "--config", "--org", "-o", "--output", "--help", "-h"}
+
+
+def _unknown_flags(template: str, key: str | None) -> tuple[str, ...]:
+    if key is None:
+        return ()
+    spec = _by_key().get(key)
+    if spec is None:
+        return ()
+    known = set(_EXECUTOR_FLAGS)
+    for flag in getattr(spec, "flags", ()):
+        known.add(flag.name)
+        if getattr(flag, "short", None):
+            known.add(flag.short)
+    out: list[str] = []
+    for token in _tokens(template):
+        if token.startswith("-") and not token[1:].isdigit() and token not in ("-", "--"):
+            name = token.split("=", 1)[0]
+            if name not in known and name not in out:
+                out.append(name)
+    return tuple(out)
+
+
+def _tokens(template: str) -> list[str]:
+    try:
+        return shlex.split(template)
+    except ValueError:
+        return template.split()
+
+
+def _command(template: str, description: str, group: str) -> SkillCommand:
+    path = command_path(template)
+    key, problem = resolve_command_path(path)
+    if key is None and not path:
+        problem = f"`{template}`: {problem}"
+    return SkillCommand(template=template, path=path, description=description, catalog_key=key, group=group,
+                        problem=problem, unknown_flags=_unknown_flags(template, key))
+
+
+# `ankra` then a subcommand or an option: not the bare program name, not `ankra = {` (HCL) or `ankra:`.
+_ANKRA_COMMAND = re.compile(r"^ankra\s+[-A-Za-z]")
+_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+_PROMPT = re.compile(r"^(?:\$|>|#)\s+(?=ankra\b)")
+
+
+def has_section(body: str, title: str) -> bool:
+    """Does the body have a heading `title` (outside code blocks)?"""
+    fenced = False
+    for line in body.splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+            continue
+        match = _HEADING.match(line)
+        if not fenced and match and match.group(2).strip().lower() == title.lower():
+            return True
+    return False
+
+
+def parse_body_commands(body: str) -> list[SkillCommand]:
+    """Every `ankra …` command the body names in code: lines of fenced or indented code blocks
+    (continued with a trailing backslash; a `$ ` prompt and a trailing `# comment` dropped) and inline
+    code. Each is resolved against the catalog; those that do not resolve are kept with the reason."""
+    commands: list[SkillCommand] = []
+    seen: set[str] = set()
+    group = ""
+    fenced = False
+    pending = ""
+
+    def add(template: str, description: str) -> None:
+        template = " ".join(template.split())
+        if template in seen:
+            return
+        seen.add(template)
+        commands.append(_command(template, description, group))
+
+    def code_line(text: str) -> None:
+        text = _PROMPT.sub("", text.strip())
+        if not _ANKRA_COMMAND.match(text):
+            return
+        comment = ""
+        hash_at = re.search(r"\s#\s", text)
+        if hash_at:
+            text, comment = text[:hash_at.start()], text[hash_at.end():].strip()
+        add(text.strip(), comment)
+
+    for line in body.splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+            pending = ""
+            continue
+        if fenced or (line.startswith(("    ", "\t")) and line.strip().startswith("ankra")) or pending:
+            joined = pending + " " + line.strip() if pending else line
+            if joined.rstrip().endswith("\\"):
+                pending = joined.rstrip()[:-1]
+                continue
+            pending = ""
+            code_line(joined)
+            continue
+        heading = _HEADING.match(line)
+        if heading:
+            group = heading.group(2).strip()
+            continue
+        spans = [m for m in _CODE.finditer(line) if _ANKRA_COMMAND.match(m.group(1).strip())]
+        for span in spans:
+            rest = re.sub(r"^\s*(?:--|—|–|-|:)\s*", "", line[span.end():]).strip()
+            add(span.group(1).strip(), rest)
+    return commands
 
 
 _CONFIRM = re.compile(r"\b(confirm\w*|approv\w*|ask\w*|permission)\b")
@@ -709,13 +854,23 @@ class SkillSet:
                 status = f"skipped ({skill.status.value}): {skill.reason}"
             lines.append(f"- {skill.name} [{skill.root.source}] {skill.file}")
             lines.append(f"    status: {status}")
+            for warning in skill.warnings:
+                lines.append(f"    note: {warning}")
             if skill.status is SkillStatus.BROKEN:
                 continue
             resolved = skill.resolved_commands
-            lines.append(f"    commands: {len(resolved)} resolved"
-                         + (f", {len(skill.unresolved_commands)} unresolved" if skill.unresolved_commands else ""))
+            source = {"available-commands": " (## Available Commands)",
+                      "body": " (named in the body's code)"}.get(skill.command_source, "")
+            lines.append(f"    commands{source}: {len(resolved)} resolved"
+                         + (f", {len(skill.unresolved_commands)} unresolved (Hermes cannot run them)"
+                            if skill.unresolved_commands else ""))
             for command in skill.unresolved_commands:
                 lines.append(f"      unresolved: `{command.template}` — {command.problem}")
+            for command in resolved:
+                if command.unknown_flags:
+                    lines.append(f"      `{command.template}`: option(s) {', '.join(command.unknown_flags)} "
+                                 f"are not in the catalog's `ankra {command.catalog_key}`; a plan using them is "
+                                 f"refused")
             if skill.guardrails:
                 lines.append(f"    guardrails: {len(skill.guardrails)}")
             if skill.permissions:

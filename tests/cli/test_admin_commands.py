@@ -259,11 +259,13 @@ def test_skills_list_shows_loaded_and_skipped_skills_with_reasons(home: Path, tm
     assert "- kube-reader [workspace]" in out
     assert "unresolved: `ankra cluster frobnicate`" in out
     assert "skipped (broken): `description` is missing" in out
-    assert "skipped (broken): folder name (no `name` in the frontmatter) 'Bad_Name'" in out
+    # OpenClaw does not check names: a folder name outside the Agent Skills form loads, with a note.
+    assert "- Bad_Name [workspace]" in out
+    assert "note: folder name (no `name` in the frontmatter) 'Bad_Name' is not the Agent Skills form" in out
     assert "skipped (ineligible): needs environment variable HERMES_TEST_NEVER_SET" in out
     assert "- ankra [workspace-agents]" in out
     assert f"shadowed by {workspace / '.agents' / 'skills' / 'ankra' / 'SKILL.md'}" in out
-    assert "Skills: 2 loaded" in out
+    assert "Skills: 3 loaded" in out
     assert "  ankra cluster list" in out
 
 
