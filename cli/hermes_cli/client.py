@@ -9,7 +9,9 @@ Every failure becomes a `ClientFailure` whose message a person can act on and wh
 
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any, Self
 
@@ -128,7 +130,21 @@ class GatewayClient:
         body: dict[str, Any] = {"text": text}
         if conversation_id:
             body["conversation_id"] = conversation_id
-        return await self._request("POST", "/v1/messages", json=body)
+        return await self._post_once("/v1/messages", body)
+
+    async def _post_once(self, path: str, body: dict[str, Any], attempts: int = 3) -> Any:
+        """POST with an `Idempotency-Key`, retried with the same key while the gateway says the message
+        certainly was not stored (503) or cannot be reached: the request is acted on at most once
+        (docs/http-api.md)."""
+        key = uuid.uuid4().hex
+        for attempt in range(attempts):
+            try:
+                return await self._request("POST", path, json=body, headers={"Idempotency-Key": key})
+            except (ApiError, GatewayUnreachable) as err:
+                if attempt == attempts - 1 or (isinstance(err, ApiError) and err.status != 503):
+                    raise
+                await asyncio.sleep(0.5 * 2 ** attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def events(self, conversation_id: str, cursor: str, wait: float) -> dict[str, Any]:
         """One long poll: {events, cursor}."""
@@ -137,7 +153,7 @@ class GatewayClient:
 
     async def decide(self, approval_id: str, decision: str) -> dict[str, Any]:
         """POST /v1/approvals/{id} with approve or reject, as the token's user."""
-        return await self._request("POST", f"/v1/approvals/{approval_id}", json={"decision": decision})
+        return await self._post_once(f"/v1/approvals/{approval_id}", {"decision": decision})
 
     async def approvals(self) -> list[dict[str, Any]]:
         """GET /v1/approvals: the pending approvals the token's user may decide (and their own requests)."""

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import importlib
 import importlib.util
+import json
 from importlib import metadata
 from pathlib import Path
 from typing import Annotated
@@ -78,6 +78,20 @@ def up(
     from hermes_cli.up import up as run_up
 
     raise typer.Exit(run_up(paths.resolve_state_dir(state_dir), port, foreground_logs))
+
+
+@app.command()
+def status(
+    state_dir: StateDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the state as JSON.")] = False,
+) -> None:
+    """Whether `hermes up` runs, and each of its processes: running or restarting, and how often restarted.
+
+    Exit 0: running and every process up; 1: not running, a process restarting, or processes left over.
+    """
+    from hermes_cli.up import status as up_status
+
+    raise typer.Exit(up_status(paths.resolve_state_dir(state_dir), Console(), as_json))
 
 
 @app.command()
@@ -249,7 +263,8 @@ def keys(
     Mount `<service>.key` into that service only (HERMES_SERVICE_KEY_FILE); give all of them
     public-keys.json's content as HERMES_TRUSTED_KEYS. Existing key files are kept.
     """
-    from hermes_cli.up import SERVICES as ALL, Vault
+    from hermes_cli.up import SERVICES as ALL
+    from hermes_cli.up import Vault
 
     public = Vault(directory).service_keys(ALL)
     typer.echo(f"keys of {', '.join(ALL)} in {directory}; HERMES_TRUSTED_KEYS={json.dumps(public)}")

@@ -3,10 +3,18 @@
 Starts NATS (JetStream) and Redis on free loopback ports, prepares the Ankra emulator unless
 a real `ankra` and token are configured, then the four services; waits until the gateway
 answers; supervises. Ctrl-C / SIGTERM stops everything (services first, then Redis and
-NATS). If any child dies, the rest are stopped and the exit code is 1.
+NATS).
 
-One `hermes up` per state dir: an exclusive lock on `<state>/up.lock` (and the pid in
-`<state>/up.json`, for file systems where locks do not hold) refuses a second one clearly.
+Supervision: a child that dies is restarted (NATS and Redis on their own ports and data) after a
+backoff of 1, 2, 4 … up to 30 s, and says so here and in `hermes status`; a child that keeps dying
+within seconds of its start (5 times in a row) stops everything with exit code 1 and its log. Every
+child gets the parent-death signal (Linux), so none outlives a `hermes up` that is killed, even by
+`kill -9`.
+
+One `hermes up` per state dir: an exclusive lock on `<state>/up.lock`, the pid in `<state>/up.json`
+(for file systems where locks do not hold) and the children's pids in `<state>/up.pids` (so that
+processes of an earlier `hermes up` that are somehow still running are found) refuse a second one
+clearly. Every problem with the state dir is one line saying what to do.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -32,14 +41,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from filelock import FileLock, Timeout
+from hermes import permissions
+from hermes.signing import ServiceKey
+from hermes.stores.users import new_token
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from hermes import permissions
-from hermes.signing import ServiceKey
-from hermes.stores.users import new_token
 from hermes_cli import paths
 
 
@@ -94,6 +103,11 @@ SECRET_ENV = frozenset({
 EXIT_OK = 0
 EXIT_FAILED = 1
 STOP_TIMEOUT = 15.0
+UP_PIDS = "up.pids"  # the pids (and start times) of everything the running `hermes up` started
+RESTART_FIRST_DELAY = 1.0  # seconds before the first restart of a child that died; doubled each time
+RESTART_MAX_DELAY = 30.0
+STABLE_SECONDS = 30.0  # a child that ran this long before dying starts its backoff afresh
+MAX_QUICK_DEATHS = 5  # deaths in a row, each within STABLE_SECONDS of its start, before `hermes up` gives up
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -185,6 +199,94 @@ def emulated_ankra(state_dir: Path) -> AnkraSetup:
 
 
 # ---------------------------------------------------------------------------------------------
+# The state dir: checked before anything starts, every problem one line
+
+
+_STATE_SUBDIRS = (paths.SECRETS, paths.LOGS, "nats", "redis", "bin", paths.ANKRA_EMULATOR_STATE)
+_SECRET_FILES = (paths.API_TOKEN, paths.ANKRA_EMULATOR_TOKEN)
+
+
+def check_state_dir(state_dir: Path) -> None:
+    """Create the state dir (0700) if missing; raise UpError naming the first thing wrong with it: a file
+    where a directory should be, a directory this user cannot write, a lock file that cannot be locked,
+    secrets that other users can read or that belong to another user."""
+    where = "choose another with --state-dir (or HERMES_STATE_DIR)"
+    if state_dir.exists() and not state_dir.is_dir():
+        raise UpError(f"the state dir {state_dir} is a file, not a directory: move it away, or {where}.")
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as err:
+        raise UpError(f"cannot create the state dir {state_dir} ({err.strerror}): {where}.") from None
+    if not os.access(state_dir, os.W_OK | os.X_OK):
+        raise UpError(f"the state dir {state_dir} is not writable by this user (uid {os.getuid()}): give it "
+                      f"back with `chmod u+rwx {state_dir}` (or chown), or {where}.")
+    for name in _STATE_SUBDIRS:
+        sub = state_dir / name
+        if (sub.exists() or sub.is_symlink()) and not sub.is_dir():
+            raise UpError(f"{sub} is a file where Hermes keeps a directory: move it away and start again.")
+        if sub.is_dir() and not os.access(sub, os.W_OK | os.X_OK):
+            raise UpError(f"{sub} is not writable by this user (uid {os.getuid()}): "
+                          f"`chmod u+rwx {sub}` (or chown it), or {where}.")
+    lock = state_dir / paths.UP_LOCK
+    if lock.is_dir():
+        raise UpError(f"{lock} is a directory where Hermes keeps its lock file: remove it (`rmdir {lock}`) "
+                      "and start again.")
+    if lock.exists() and not os.access(lock, os.R_OK | os.W_OK):
+        raise UpError(f"the lock file {lock} cannot be opened by this user (uid {os.getuid()}), so it is not "
+                      f"this user's `hermes up`: if none runs from {state_dir}, delete it (`rm {lock}`) and retry.")
+    secrets_dir = state_dir / paths.SECRETS
+    if secrets_dir.is_dir():
+        _check_private(secrets_dir, 0o700)
+        for entry in sorted(secrets_dir.iterdir()):
+            if entry.is_file() and entry.name != paths.PUBLIC_KEYS and not entry.name.startswith("."):
+                _check_private(entry, 0o600)
+    for name in _SECRET_FILES:
+        if (state_dir / name).is_file():
+            _check_private(state_dir / name, 0o600)
+
+
+def _check_private(path: Path, mode: int) -> None:
+    """A secret (file or folder) must belong to this user and be closed to everyone else."""
+    info = path.stat()
+    if info.st_uid != os.getuid():
+        raise UpError(f"{path} belongs to uid {info.st_uid}, not to this user (uid {os.getuid()}): a secret "
+                      f"must be yours alone; `chown` it to yourself, or use another --state-dir.")
+    if info.st_mode & 0o077:
+        raise UpError(f"{path} is open to other users (mode {stat.S_IMODE(info.st_mode):04o}): "
+                      f"run `chmod {mode:o} {path}`, and rotate what it holds if someone else may have read it.")
+
+
+def _start_ticks(pid: int) -> int | None:
+    """When a process started (boot-time ticks), to tell it from a later process with the same pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return int(handle.read().rsplit(b")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _same_process(entry: Any) -> bool:
+    if not isinstance(entry, dict) or not isinstance(entry.get("pid"), int):
+        return False
+    pid = entry["pid"]
+    if not paths.pid_alive(pid):
+        return False
+    started = _start_ticks(pid)
+    return started is None or entry.get("start") in (None, started)
+
+
+def leftover_processes(state_dir: Path) -> dict[str, int]:
+    """Processes an earlier `hermes up` of this state dir started that still run (name -> pid)."""
+    try:
+        recorded = json.loads((state_dir / UP_PIDS).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(recorded, dict):
+        return {}
+    return {name: entry["pid"] for name, entry in recorded.items() if _same_process(entry)}
+
+
+# ---------------------------------------------------------------------------------------------
 # The supervisor
 
 
@@ -197,6 +299,7 @@ class Child:
     log_path: Path
     address: str = ""
     log_start: int = 0  # offset of this run's output in the log file
+    started: float = field(default_factory=time.monotonic)
     _log_handle: IO[bytes] | None = None
     _pump: threading.Thread | None = None
 
@@ -229,8 +332,16 @@ class Supervisor:
 
     servers: list[Any] = field(default_factory=list)  # embedded.ServerProcess, stopped last
     children: list[Child] = field(default_factory=list)
+    restarts: dict[str, int] = field(default_factory=dict)  # name -> how often it was restarted
+    last_exit: dict[str, int | None] = field(default_factory=dict)  # name -> exit code of its last death
     _stop: threading.Event = field(default_factory=threading.Event)
     _signal: str | None = None
+    _envs: dict[str, dict[str, str]] = field(default_factory=dict)
+    _server_args: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _server_started: dict[str, float] = field(default_factory=dict)
+    _due: dict[str, float] = field(default_factory=dict)  # name -> when to restart it (monotonic)
+    _deaths: dict[str, int] = field(default_factory=dict)  # name -> quick deaths in a row
+    _ankra: AnkraSetup | None = None
 
     @property
     def url(self) -> str:
@@ -242,18 +353,33 @@ class Supervisor:
 
     # -- entry point ------------------------------------------------------------------------
     def run(self) -> int:
-        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            check_state_dir(self.state_dir)
+        except UpError as err:
+            self._fail(str(err))
+            return EXIT_FAILED
         lock = FileLock(str(self.state_dir / paths.UP_LOCK))
         try:
             lock.acquire(timeout=0)
         except Timeout:
             self._fail(already_running_message(self.state_dir, paths.read_up_info(self.state_dir)))
             return EXIT_FAILED
+        except OSError as err:
+            self._fail(f"cannot lock {self.state_dir / paths.UP_LOCK} ({err.strerror or err}): if no `hermes up` "
+                       f"runs from {self.state_dir}, delete that file and retry, or use another --state-dir.")
+            return EXIT_FAILED
         try:
             info = paths.read_up_info(self.state_dir)
             if info and info.get("pid") != os.getpid() and paths.pid_alive(info.get("pid")):
                 self._fail(already_running_message(self.state_dir, info)
                            + f" If pid {info.get('pid')} is not Hermes, delete {self.state_dir / paths.UP_JSON}.")
+                return EXIT_FAILED
+            leftover = leftover_processes(self.state_dir)
+            if leftover:
+                listed = ", ".join(f"{name} pid {pid}" for name, pid in leftover.items())
+                self._fail(f"processes of an earlier `hermes up` from {self.state_dir} still run ({listed}), "
+                           "on the same data: stop them first (`kill " + " ".join(map(str, leftover.values()))
+                           + "`), then start again.")
                 return EXIT_FAILED
             paths.remove_up_info(self.state_dir)  # stale: its process is gone
             if not port_available(self.port):
@@ -275,6 +401,12 @@ class Supervisor:
                 self._fail(str(err))
                 self._stop_all()
                 return EXIT_FAILED
+            except OSError as err:  # the state dir changed under us, a full disk…: one line, not a traceback
+                where = f" ({err.filename})" if err.filename else ""
+                self._fail(f"cannot prepare Hermes in {self.state_dir}: {err.strerror or err}{where}. Fix that "
+                           "and start again, or use another --state-dir.")
+                self._stop_all()
+                return EXIT_FAILED
             except BaseException:
                 self._stop_all()  # never leave servers behind, whatever went wrong
                 raise
@@ -283,13 +415,16 @@ class Supervisor:
                 self.console.print("Stopped before Hermes was ready.")
                 return EXIT_OK
             try:
-                self._write_up_json(ankra)
+                self._ankra = ankra
+                self._write_up_json()
                 self._print_ready(ankra)
                 return self._supervise()
             finally:
                 self._stop_all()  # a no-op after a clean stop; otherwise nothing is left behind
         finally:
             paths.remove_up_info(self.state_dir)
+            with contextlib.suppress(FileNotFoundError):
+                (self.state_dir / UP_PIDS).unlink()
             signal.signal(signal.SIGCHLD, previous_chld)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -316,12 +451,11 @@ class Supervisor:
         with self.console.status("Starting NATS and Redis…"):
             try:
                 nats_conf = vault.write("nats.conf", permissions.nats_config(nats_passwords))
-                nats = embedded.start_nats(self.state_dir / "nats", host=HOST, config_file=nats_conf)
-                self.servers.append(nats)
+                nats = self._start_server("nats-server", data_dir=self.state_dir / "nats", host=HOST,
+                                          config_file=nats_conf)
                 acl = vault.write("redis.acl", "\n".join(permissions.redis_acl(
                     PREFIX, redis_passwords, redis_major=permissions.redis_server_major(embedded.find_redis_server()))) + "\n")
-                redis = embedded.start_redis(self.state_dir / "redis", host=HOST, aclfile=acl)
-                self.servers.append(redis)
+                redis = self._start_server("redis-server", data_dir=self.state_dir / "redis", host=HOST, aclfile=acl)
                 asyncio.run(self._prepare(nats.url, redis.url, nats_passwords["bootstrap"],
                                           redis_passwords["admin"], api_token))
             except embedded.EmbeddedServerError as err:
@@ -330,9 +464,9 @@ class Supervisor:
             return None
 
         for name in SERVICES:
-            env = self._service_env(name, nats.url, redis.url, vault, public_keys, ankra)
-            self.children.append(self._spawn(name, env))
-        self.children[0].address = self.url
+            self._envs[name] = self._service_env(name, nats.url, redis.url, vault, public_keys, ankra)
+            self.children.append(self._spawn(name, self._envs[name]))
+            self._record_pids()
 
         if not self._wait_ready():
             return None
@@ -346,7 +480,8 @@ class Supervisor:
         from hermes.keys import Keys
         from hermes.stores.users import UserStore
 
-        await bus.bootstrap(nats_url, user="bootstrap", password=bootstrap_password)
+        await bus.bootstrap(nats_url, user="bootstrap", password=bootstrap_password,
+                            exec_ack_wait_seconds=exec_ack_wait_seconds())
         client = aioredis.Redis.from_url(redis_url, username="admin", password=redis_admin_password,
                                          decode_responses=True)
         try:
@@ -373,6 +508,7 @@ class Supervisor:
             "HERMES_HTTP_HOST": HOST,
             "HERMES_HTTP_PORT": str(self.port),
             "HERMES_STATE_DIR": str(self.state_dir),
+            "HERMES_EXEC_ACK_WAIT_SECONDS": str(exec_ack_wait_seconds()),  # as the bootstrap made the consumer
             "PYTHONUNBUFFERED": "1",
         })
         if name == "executor":
@@ -391,7 +527,25 @@ class Supervisor:
         env.setdefault("HERMES_LOG_FORMAT", "console" if self.foreground_logs else "json")
         return env
 
+    def _start_server(self, name: str, **kwargs: Any) -> Any:
+        """Start NATS or Redis (again, on the same port and data, when restarting it)."""
+        from hermes import embedded
+
+        start = embedded.start_nats if name == "nats-server" else embedded.start_redis
+        previous = self._server_args.get(name)
+        args = dict(previous) if previous else dict(kwargs)
+        server = start(**args, parent_death=True)
+        args["port"] = server.port
+        self._server_args[name] = args
+        self._server_started[name] = time.monotonic()
+        self.servers = [s for s in self.servers if s.name != name] + [server]
+        self.servers.sort(key=lambda s: 0 if s.name == "nats-server" else 1)  # nats first, stopped last
+        self._record_pids()
+        return server
+
     def _spawn(self, name: str, env: dict[str, str]) -> Child:
+        from hermes import embedded
+
         log_path = self.logs_dir / f"{name}.log"
         handle = log_path.open("ab")
         handle.write(f"---- hermes up: {name} starting at {datetime.now(UTC).isoformat()} ----\n".encode())
@@ -399,15 +553,26 @@ class Supervisor:
         start = handle.tell()
         # A session of its own: Ctrl-C in the terminal reaches only `hermes up`, which then stops
         # the services in order instead of all of them at once.
+        # The parent-death signal: killed with `hermes up`, however it dies (it stops its children itself
+        # otherwise, services first). SIGKILL: a service has nothing to save that a restart does not recover.
         proc = subprocess.Popen([sys.executable, "-m", f"hermes_{name}"], env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE if self.foreground_logs else handle,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        child = Child(name, proc, log_path, log_start=start, _log_handle=handle)
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=embedded.die_with_parent(signal.SIGKILL))
+        child = Child(name, proc, log_path, log_start=start, _log_handle=handle,
+                      address=self.url if name == "gateway" else "")
         if self.foreground_logs:
             child._pump = threading.Thread(target=self._pump_logs, args=(child,), daemon=True,
                                            name=f"logs-{name}")
             child._pump.start()
         return child
+
+    def _record_pids(self) -> None:
+        """Write every child's pid and start time to up.pids, for the next `hermes up` to check."""
+        entries = {s.name: s.process.pid for s in self.servers}
+        entries.update({c.name: c.process.pid for c in self.children})
+        paths.write_json_private(self.state_dir / UP_PIDS, {
+            name: {"pid": pid, "start": _start_ticks(pid)} for name, pid in entries.items()})
 
     def _pump_logs(self, child: Child) -> None:
         """--foreground-logs: copy a service's output to its log file and to the terminal."""
@@ -456,7 +621,9 @@ class Supervisor:
                               f"Its log: {server.log_path}")
 
     # -- running ----------------------------------------------------------------------------
-    def _write_up_json(self, ankra: AnkraSetup) -> None:
+    def _write_up_json(self) -> None:
+        ankra = self._ankra
+        assert ankra is not None
         nats, redis = self.servers
         paths.write_json_private(self.state_dir / paths.UP_JSON, {
             "pid": os.getpid(),
@@ -472,11 +639,17 @@ class Supervisor:
             "nats_admin": {"user": "admin", "password_file": str(self.state_dir / paths.SECRETS / "nats-admin")},
             "ankra": {"emulated": ankra.emulated, "bin": ankra.bin},
             "processes": {
-                **{s.name: {"pid": s.process.pid, "address": s.url, "log": str(s.log_path)} for s in self.servers},
-                **{c.name: {"pid": c.process.pid, "address": c.address, "log": str(c.log_path)}
+                **{s.name: {"pid": s.process.pid, "address": s.url, "log": str(s.log_path), **self._health(s.name)}
+                   for s in self.servers},
+                **{c.name: {"pid": c.process.pid, "address": c.address, "log": str(c.log_path), **self._health(c.name)}
                    for c in self.children},
             },
         })
+
+    def _health(self, name: str) -> dict[str, Any]:
+        """What `hermes status` shows of a process besides its pid: running or waiting to restart, restarts."""
+        return {"state": "restarting" if name in self._due else "running", "restarts": self.restarts.get(name, 0),
+                "last_exit": self.last_exit.get(name)}
 
     def _print_ready(self, ankra: AnkraSetup) -> None:
         table = Table(box=box.ROUNDED, title="Hermes is up", title_justify="left")
@@ -528,9 +701,12 @@ class Supervisor:
                                    soft_wrap=True)
 
     def _supervise(self) -> int:
-        """Wait for a signal or a child's death; then stop everything."""
+        """Until a signal: restart a child that died, with backoff; give up on one that keeps dying."""
         while True:
-            self._stop.wait(1.0)  # SIGCHLD, SIGINT and SIGTERM set it; the timeout is a backstop
+            wait = 1.0  # SIGCHLD, SIGINT and SIGTERM end the wait early; the timeout is a backstop
+            if self._due:
+                wait = max(0.0, min(wait, min(self._due.values()) - time.monotonic()))
+            self._stop.wait(wait)
             self._stop.clear()
             if self._signal:
                 self.console.print(f"\n{self._signal}: stopping Hermes…", highlight=False)
@@ -538,12 +714,70 @@ class Supervisor:
                 self.console.print("[green]Stopped.[/] Everything Hermes started has exited.")
                 return EXIT_OK
             try:
-                self._check_children()
+                self._tend()
             except UpError as err:
                 self._fail(str(err))
                 self.console.print("Stopping the rest…")
                 self._stop_all()
                 return EXIT_FAILED
+
+    def _tend(self) -> None:
+        """Note the children that died (and schedule their restart); restart those whose time has come."""
+        changed = False
+        for server in self.servers:
+            if server.name not in self._due and not server.alive():
+                self._died(server.name, server.process.returncode, server.log_path,
+                           self._server_started.get(server.name, 0.0), "")
+                changed = True
+        for child in self.children:
+            if child.name not in self._due and not child.alive():
+                self._died(child.name, child.process.returncode, child.log_path, child.started, child.log_tail())
+                changed = True
+        now = time.monotonic()
+        for name, when in sorted(self._due.items(), key=lambda item: item[1]):
+            if when <= now:
+                self._restart(name)
+                changed = True
+        if changed and self._ankra is not None:  # up.json exists once Hermes was ready
+            self._write_up_json()
+
+    def _died(self, name: str, code: int | None, log: Path, started: float, tail: str) -> None:
+        quick = time.monotonic() - started < STABLE_SECONDS
+        deaths = self._deaths.get(name, 0) + 1 if quick else 1
+        self._deaths[name] = deaths
+        self.last_exit[name] = code
+        how = f"was killed by {signal.Signals(-code).name}" if code is not None and code < 0 and \
+            -code in signal.Signals._value2member_map_ else f"exited with code {code}"
+        if deaths >= MAX_QUICK_DEATHS:
+            raise UpError(f"{name} {how}, the {deaths}th time in a row within {STABLE_SECONDS:g}s of its start; "
+                          f"giving up. Its log: {log}" + (f"\n{tail}" if tail else ""))
+        delay = min(RESTART_MAX_DELAY, RESTART_FIRST_DELAY * 2 ** (deaths - 1))
+        self._due[name] = time.monotonic() + delay
+        self.console.print(f"[bold yellow]![/] {name} {how}; restarting it in {delay:g}s "
+                           f"(restart {self.restarts.get(name, 0) + 1}). Its log: {log}", highlight=False,
+                           soft_wrap=True)
+
+    def _restart(self, name: str) -> None:
+        from hermes import embedded
+
+        del self._due[name]
+        self.restarts[name] = self.restarts.get(name, 0) + 1
+        try:
+            if name in self._envs:
+                old = next(c for c in self.children if c.name == name)
+                old.close_log()
+                new = self._spawn(name, self._envs[name])
+                self.children = [new if c.name == name else c for c in self.children]
+                self._record_pids()
+                pid = new.process.pid
+            else:
+                pid = self._start_server(name).process.pid
+        except (embedded.EmbeddedServerError, OSError) as err:
+            self.console.print(f"[bold yellow]![/] {name} did not start again: {err}", highlight=False,
+                               soft_wrap=True)
+            self._died(name, None, self.logs_dir, time.monotonic(), "")
+            return
+        self.console.print(f"[green]✓[/] {name} restarted (pid {pid}).", highlight=False)
 
     def _stop_all(self) -> None:
         """Services first (they drain and ack), then Redis and NATS, which they depend on."""
@@ -565,6 +799,22 @@ class Supervisor:
         self.servers.clear()
 
 
+def exec_ack_wait_seconds() -> float:
+    """The executor consumer's ack wait: HERMES_EXEC_ACK_WAIT_SECONDS when set, else the one of the
+    consumer catalog (`hermes.subjects.CONSUMERS`). The bootstrap and the executor get the same."""
+    from hermes import subjects
+
+    configured = os.environ.get("HERMES_EXEC_ACK_WAIT_SECONDS")
+    if configured:
+        try:
+            return float(configured)
+        except ValueError:
+            raise UpError(f"HERMES_EXEC_ACK_WAIT_SECONDS={configured!r} is not a number of seconds; "
+                          "set it to one (e.g. 10) or unset it.") from None
+    spec = next(c for c in subjects.CONSUMERS if c.durable == subjects.EXECUTOR_ORDERS_DURABLE)
+    return spec.ack_wait_seconds or 30.0
+
+
 def _http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1.0) as resp:
@@ -577,3 +827,52 @@ def up(state_dir: Path, port: int, foreground_logs: bool, console: Console | Non
     """Run `hermes up`; returns the exit code."""
     return Supervisor(state_dir=state_dir, port=port, foreground_logs=foreground_logs,
                       console=console or Console()).run()
+
+
+def status(state_dir: Path, console: Console, as_json: bool = False) -> int:
+    """`hermes status`: what the `hermes up` of `state_dir` runs, each process's state and restarts.
+
+    Exit 0 when it runs and every process is up, 1 otherwise (not running, restarting, or left over)."""
+    info = paths.read_up_info(state_dir)
+    supervisor_alive = bool(info) and paths.pid_alive(info.get("pid"))
+    leftover = {} if supervisor_alive else leftover_processes(state_dir)
+    if not supervisor_alive:
+        if as_json:
+            console.print_json(json.dumps({"running": False, "state_dir": str(state_dir), "leftover": leftover}))
+        elif leftover:
+            listed = ", ".join(f"{name} pid {pid}" for name, pid in leftover.items())
+            console.print(f"[bold red]✗[/] Hermes is not running from {state_dir}, but processes of an earlier "
+                          f"`hermes up` still do ({listed}): stop them (`kill "
+                          + " ".join(map(str, leftover.values())) + "`).", highlight=False, soft_wrap=True)
+        else:
+            console.print(f"Hermes is not running from {state_dir}. Start it with `hermes up`"
+                          + ("" if state_dir == paths.resolve_state_dir() else f" --state-dir {state_dir}") + ".",
+                          highlight=False, soft_wrap=True)
+        return EXIT_FAILED
+    assert info is not None
+    processes: dict[str, dict[str, Any]] = info.get("processes") or {}
+    for entry in processes.values():
+        if entry.get("state") == "running" and not paths.pid_alive(entry.get("pid")):
+            entry["state"] = "down"
+    answering = _http_ok(f"{info.get('url')}/healthz")
+    healthy = answering and all(p.get("state") == "running" for p in processes.values())
+    if as_json:
+        console.print_json(json.dumps({"running": True, "healthy": healthy, "pid": info.get("pid"),
+                                       "url": info.get("url"), "gateway_answers": answering,
+                                       "processes": processes}))
+        return EXIT_OK if healthy else EXIT_FAILED
+    table = Table(box=box.ROUNDED, title=f"Hermes (pid {info.get('pid')}) from {state_dir}", title_justify="left")
+    for column in ("process", "pid", "state", "restarts", "address"):
+        table.add_column(column, no_wrap=True, justify="right" if column in ("pid", "restarts") else "left")
+    colours = {"running": "green", "restarting": "yellow", "down": "red"}
+    for name, entry in processes.items():
+        state = str(entry.get("state", "running"))
+        shown = f"[{colours.get(state, 'red')}]{state}[/]"
+        if entry.get("last_exit") is not None and entry.get("restarts"):
+            shown += f" (last exit {entry['last_exit']})"
+        table.add_row(name, str(entry.get("pid", "?")), shown, str(entry.get("restarts", 0)),
+                      str(entry.get("address") or "-"))
+    console.print(table)
+    console.print(f"Gateway {info.get('url')}: " + ("[green]answering[/]" if answering else "[red]not answering[/]"),
+                  highlight=False)
+    return EXIT_OK if healthy else EXIT_FAILED

@@ -15,6 +15,10 @@
 - `ensure_streams` declares every stream from the service itself: the development path (`hermes up`
   without users, tests), where the broker also declares them before its subscribers start.
 - `publish` sends a contract with `Nats-Msg-Id` = message id, so JetStream drops duplicates.
+- `publish_confirmed` does the same for a caller that must tell someone whether the message was
+  queued (the gateway's HTTP API): it fails with `NotPublished` only when the message certainly was not
+  stored and nothing of it is left in the client's buffer to be sent later, and with
+  `PublishUncertain` when it may have been stored (or may still be, once the connection is back).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import re
 from typing import Any
 
 import nats
+import nats.errors
+import nats.js.errors
 import structlog
 from faststream import BaseMiddleware
 from faststream.middlewares import AckPolicy
@@ -247,6 +253,100 @@ async def publish(broker: NatsBroker, message: Envelope, subject: str) -> None:
     )
 
 
+PUBLISH_ACK_TIMEOUT = 5.0
+"""How long `publish_confirmed` waits for JetStream's acknowledgement of a stored message."""
+
+# Raised by nats-py's publish before anything of the message is written or buffered.
+_REFUSED_BEFORE_SENDING = (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError,
+                           nats.errors.OutboundBufferLimitError, nats.errors.MaxPayloadError,
+                           nats.errors.BadSubjectError, nats.errors.BadHeaderError)
+
+
+class PublishFailed(RuntimeError):
+    """A confirmed publish got no acknowledgement; the subclass says whether it may still be stored."""
+
+
+class NotPublished(PublishFailed):
+    """The message certainly was not stored, and no copy is left to be sent later: safe to send again."""
+
+
+class PublishUncertain(PublishFailed):
+    """The message may have been stored, or may be once the connection is back (it left this process
+    or waits in the client's buffer): send it again only with the same id, which JetStream deduplicates
+    within the stream's duplicate window."""
+
+
+def nats_client(broker: NatsBroker) -> Any | None:
+    """The broker's nats-py client, None before it connected."""
+    try:
+        return broker.config.connection_state.connection
+    except Exception:
+        return None
+
+
+def bus_connected(broker: NatsBroker) -> bool:
+    """Whether the broker is connected to NATS now (not connecting, reconnecting or closed)."""
+    nc = nats_client(broker)
+    return bool(nc is not None and nc.is_connected)
+
+
+def withdraw_pending(nc: Any, message_id: str) -> bool:
+    """Take the message published with `Nats-Msg-Id: message_id` out of nats-py's pending buffer, where
+    a publish made while the connection was down waits to be sent on reconnect. True when it was there
+    (so it was never written to the connection and now never will be), False when it was not."""
+    pending = getattr(nc, "_pending", None)
+    if not isinstance(pending, list) or not isinstance(getattr(nc, "_pending_data_size", None), int):
+        return False  # another nats-py: nothing to look at, so nothing is known to be withdrawn
+    marker = b"\r\nNats-Msg-Id: " + message_id.encode() + b"\r\n"
+    found = [cmd for cmd in pending if marker in cmd]
+    for cmd in found:
+        pending.remove(cmd)
+        nc._pending_data_size -= len(cmd)
+    return bool(found)
+
+
+async def publish_confirmed(broker: NatsBroker, message: Envelope, subject: str,
+                            timeout: float = PUBLISH_ACK_TIMEOUT) -> None:
+    """Publish like `publish`, and return only once JetStream acknowledged that it stored the message.
+
+    Raises `NotPublished` when the message certainly was not stored: the broker was not connected (then
+    nothing is handed to the client, which would buffer it and send it on reconnect), JetStream refused
+    it or no stream answered, or it was still in the client's pending buffer when the wait ended and was
+    taken out of it. Raises `PublishUncertain` otherwise (it was written to the connection, and the
+    acknowledgement did not come): it may be stored; publishing it again with the same id is safe.
+    """
+    nc = nats_client(broker)
+    if nc is None or not nc.is_connected:
+        state = "closed" if nc is not None and nc.is_closed else "reconnecting" if nc is not None else "not connected"
+        raise NotPublished(f"not connected to NATS ({state}); nothing was sent")
+    try:
+        await broker.publish(
+            message.model_dump(mode="json"),
+            subject,
+            stream=subjects.stream_for(subject).name,
+            headers={"Nats-Msg-Id": message.id},
+            correlation_id=message.correlation_id,
+            timeout=timeout,
+        )
+    except (nats.js.errors.NoStreamResponseError, nats.errors.NoRespondersError) as err:
+        withdraw_pending(nc, message.id)
+        raise NotPublished(f"no JetStream stream answered for {subject} (the bus is starting or "
+                           "was not bootstrapped); nothing was stored") from err
+    except nats.js.errors.APIError as err:
+        withdraw_pending(nc, message.id)
+        raise NotPublished(f"JetStream refused the message: {err.description or err}") from err
+    except _REFUSED_BEFORE_SENDING as err:
+        withdraw_pending(nc, message.id)
+        raise NotPublished(f"the NATS client refused to send it ({type(err).__name__}); "
+                           "nothing was sent") from err
+    except Exception as err:  # (a timeout, a connection lost with the message in flight)
+        if withdraw_pending(nc, message.id):
+            raise NotPublished(f"NATS did not take the message ({type(err).__name__}); it was taken "
+                               "back from the client's buffer, nothing was stored") from err
+        raise PublishUncertain(f"no acknowledgement from JetStream ({type(err).__name__} "
+                               f"{err}); the message may have been stored") from err
+
+
 def _describe(err: ValidationError) -> str:
     parts = []
     for e in err.errors()[:10]:
@@ -270,7 +370,7 @@ def _decode(body: Any) -> dict[str, Any] | None:
 def _deliveries(msg: Any) -> int:
     try:
         metadata = msg.raw_message.metadata
-    except Exception:  # noqa: BLE001 (not a JetStream message)
+    except Exception:
         return 1
     return metadata.num_delivered if metadata and metadata.num_delivered else 1
 
@@ -300,7 +400,7 @@ def hermes_middleware(service: str, redactor: Redactor) -> type[BaseMiddleware]:
                 await dead_letter(broker, service, redactor, subject, msg.body, _describe(err))
                 await msg.ack()  # also under manual acks: a dead letter is never redelivered
                 return None  # handled: the message is acked, never redelivered forever
-            except Exception as err:  # noqa: BLE001 (any handler failure: logged, retried, dead-lettered)
+            except Exception as err:
                 return await self._failed(broker, msg, subject, err)
             finally:
                 structlog.contextvars.unbind_contextvars(

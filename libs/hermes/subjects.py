@@ -134,8 +134,9 @@ EXECUTOR_ORDERS_DURABLE = "executor-orders"
 GATEWAY_REPLIES_DURABLE = "gateway-replies"
 GATEWAY_DELIVERY_DURABLE = "gateway-delivery"
 
-EXEC_ACK_WAIT_SECONDS = 60.0
-"""The executor consumer's ack wait unless HERMES_EXEC_ACK_WAIT_SECONDS says otherwise (the bootstrap
+EXEC_ACK_WAIT_SECONDS = 9.0
+"""Short, so a dead executor's order is picked up within seconds: a running command keeps its order
+with a heartbeat (an in-progress ack) every third of this. The executor consumer's ack wait unless HERMES_EXEC_ACK_WAIT_SECONDS says otherwise (the bootstrap
 uses the setting, so that the executor, which may not update its consumer, finds it as it wants it)."""
 
 CONSUMERS: tuple[ConsumerSpec, ...] = (

@@ -5,14 +5,13 @@ from __future__ import annotations
 from faststream import FastStream
 from faststream.middlewares import AckPolicy
 from faststream.nats import NatsMessage
-from nats.js.api import ConsumerConfig
-from nats.js.errors import NotFoundError
-
 from hermes import bus, subjects
 from hermes.contracts import ExecutionOrder
 from hermes.runtime import ServiceRuntime
 from hermes.settings import Settings
 from hermes_executor.service import Executor
+from nats.js.api import ConsumerConfig
+from nats.js.errors import NotFoundError
 
 
 def create_app(settings: Settings | None = None, *, configure_logging: bool = True) -> FastStream:

@@ -10,13 +10,20 @@ Every run:
 - has its output capped, and CPU, memory, file size and process limits where the OS allows;
 - gets `-o json` where the command has it, and `--yes` only on an approved prompting step.
 
-Nothing a step starts outlives it. When the command exits (after a short drain of its output), times out
-or its task is cancelled, every descendant is killed (SIGKILL, repeated until none is left): the command's
-process tree, anything still in its session, anything carrying the run's marker in its environment or
-holding the run's output pipes, and - once the executor is a child subreaper (`become_subreaper`, called
-at start-up) - any orphan re-parented to the executor during the run that carries no other live run's
-marker (a `setsid`, double-forked, environment-scrubbing daemon included). A descendant that keeps stdout
-open therefore holds a step neither past its timeout nor past the command's own exit.
+The command runs under a monitor (`monitor.py`, the run's session leader), which writes its output to
+files in the run directory, kills it when the timeout passes and records how it ended (`exit.json`). With
+a run key and a runs directory the run directory is `<runs_dir>/<key>`: when the executor dies mid-step,
+the monitor still waits for the command, and the executor that takes the order over adopts the recorded
+outcome and output (`adopt_step`) instead of reporting it unknown; the command is never started twice.
+
+Nothing a step starts outlives it. When the command has ended (or the timeout passes) or its task is
+cancelled, every descendant is killed (SIGKILL, repeated until none is left): the monitor's process tree,
+anything still in the run's session, anything carrying the run's marker in its environment or holding the
+run's output files, and - once the executor is a child subreaper (`become_subreaper`, called at start-up)
+- any orphan re-parented to the executor during the run that carries no other live run's marker (a
+`setsid`, double-forked, environment-scrubbing daemon included). A descendant that keeps stdout open
+therefore holds a step neither past its timeout nor past the command's own exit. Only a killed executor
+leaves the run to its monitor, which still ends it at the timeout.
 
 With bubblewrap (`SandboxLimits.bwrap`: None = whenever `bwrap` is installed and works here, probed once;
 True = required, nothing runs without it; False = off) the command also runs:
@@ -33,7 +40,7 @@ True = required, nothing runs without it; False = off) the command also runs:
 - with no capabilities (even when the executor runs as root), in a new session (no TIOCSTI into a
   terminal), with every namespace but the network unshared (ankra talks to the Ankra API, so Redis and
   NATS stay reachable on the network: their credentials, not the sandbox, keep them closed), and the
-  sandbox dies with the executor.
+  sandbox dies with its monitor, which ends it at the timeout even when the executor is gone.
 Without bubblewrap the command runs as the executor's user with the executor's view of the disk; in the
 automatic mode the executor says so once in its log.
 """
@@ -44,17 +51,21 @@ import asyncio
 import contextlib
 import ctypes
 import functools
+import hashlib
 import importlib.util
 import json
 import os
+import re
 import resource
 import secrets
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from hermes import catalog
 from hermes.contracts import OrderStep, StepResult
@@ -72,7 +83,11 @@ EXIT_HINTS = {
 
 RUN_MARKER = "HERMES_SANDBOX_RUN"  # in every run's environment: descendants inherit it
 SANDBOX_HOME = "/home/ankra"  # HOME inside bubblewrap: an empty tmpfs
-DRAIN_SECONDS = 1.0  # after the command exits, how long its pipes may still be drained
+RUN_PREFIX = "hermes-run-"  # every run directory's name starts so
+MONITOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "monitor.py")
+RUN_FILE, EXIT_FILE = "run.json", "exit.json"  # written by the monitor in the run directory
+MONITOR_GRACE_SECONDS = 10.0  # past the timeout, how long the monitor may take to record the outcome
+ADOPT_POLL_SECONDS = 0.1  # how often a taking-over executor looks whether an orphaned command has ended
 SWEEP_SECONDS = 5.0  # how long the executor keeps killing a step's descendants before it gives up
 
 _log = get_logger("hermes.executor.sandbox")
@@ -89,6 +104,8 @@ class SandboxLimits:
     # Isolate with bubblewrap: None = whenever it is installed and works here, True = required, False = off.
     bwrap: bool | None = None
     bwrap_writable: tuple[str, ...] = ()  # extra paths the sandbox may write (the emulator's state)
+    # Where keyed runs keep their directory, for an executor taking over to adopt (`prepare_runs_dir`).
+    runs_dir: str | None = None
 
 
 class IsolationUnavailable(RuntimeError):
@@ -347,49 +364,6 @@ def _limit_resources(limits: SandboxLimits) -> None:
             resource.setrlimit(kind, (value, value))
 
 
-class _Capture:
-    """The first `cap` bytes of a stream, and whether there was more."""
-
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
-        self.kept = bytearray()
-        self.truncated = False
-        self.closed = False  # its descriptor is closed: never touch that number again
-
-    def add(self, chunk: bytes) -> None:
-        room = self.cap - len(self.kept)
-        if room > 0:
-            self.kept += chunk[:room]
-        if len(chunk) > room:
-            self.truncated = True
-
-
-def _wake(ready: asyncio.Future[None]) -> None:
-    if not ready.done():
-        ready.set_result(None)
-
-
-async def _drain(fd: int, capture: _Capture) -> None:
-    """Read `fd` to EOF into `capture`, always draining so the writer never blocks on a full pipe."""
-    loop = asyncio.get_running_loop()
-    os.set_blocking(fd, False)
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except BlockingIOError:
-            ready = loop.create_future()
-            loop.add_reader(fd, _wake, ready)
-            try:
-                await ready
-            finally:
-                if not capture.closed:
-                    loop.remove_reader(fd)
-            continue
-        if not chunk:
-            return
-        capture.add(chunk)
-
-
 # -- killing every descendant --------------------------------------------------------------------
 _started: set[int] = set()  # the runner's direct children not yet reaped (asyncio reaps them)
 _live_markers: set[bytes] = set()  # the markers of runs in progress
@@ -412,7 +386,8 @@ class _Run:
 
     marker: bytes  # b"HERMES_SANDBOX_RUN=<random>", an item of the environment
     since: int  # boot-time ticks before the run started: nothing younger than this is ours
-    pipes: set[str] = field(default_factory=set)  # "pipe:[inode]" of its stdout and stderr
+    outputs: set[str] = field(default_factory=set)  # the paths of its stdout and stderr files
+    session: int | None = None  # the monitor's pid: the session id of the run
     proc: asyncio.subprocess.Process | None = None
 
     @property
@@ -439,19 +414,19 @@ def _environ(pid: int) -> list[bytes]:
         return []
 
 
-def _holds(pid: int, pipes: set[str]) -> bool:
+def _holds(pid: int, targets: set[str]) -> bool:
     try:
         fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:
         return False
     for fd in fds:
         with contextlib.suppress(OSError):
-            if os.readlink(f"/proc/{pid}/fd/{fd}") in pipes:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") in targets:
                 return True
     return False
 
 
-def _victims(run: _Run, check_pipes: bool) -> tuple[set[int], set[int]]:
+def _victims(run: _Run, check_outputs: bool) -> tuple[set[int], set[int]]:
     """The live processes of the run, and the zombies among the executor's orphans to reap."""
     me = os.getpid()
     table: dict[int, tuple[str, int, int, int]] = {}
@@ -482,25 +457,25 @@ def _victims(run: _Run, check_pipes: bool) -> tuple[set[int], set[int]]:
             if unknown_child and subreaper:  # an orphan that died here: ours to reap, nobody else waits
                 reap.add(pid)
             continue
-        if root is not None and sid == root:
+        if sid in (root, run.session) and sid is not None:
             found.add(pid)  # still in the command's session
             continue
         environ = _environ(pid)
-        if run.marker in environ or (check_pipes and _holds(pid, run.pipes)):
+        if run.marker in environ or (check_outputs and _holds(pid, run.outputs)):
             found.add(pid)
         elif unknown_child and subreaper and not any(m in environ for m in others):
             found.add(pid)  # an orphan re-parented to the executor that no other run claims
     return {p for p in found if table.get(p, ("Z",))[0] not in "ZX"}, reap
 
 
-def _sweep_round(run: _Run, check_pipes: bool) -> int:
+def _sweep_round(run: _Run, check_outputs: bool) -> int:
     """Kill what is left of the run once; how many live processes were found."""
     if not os.path.isdir("/proc/self"):  # no /proc: the process group is all we can reach
         if run.root is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(run.root, signal.SIGKILL)
         return 0
-    alive, reap = _victims(run, check_pipes)
+    alive, reap = _victims(run, check_outputs)
     for pid in alive:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
@@ -510,11 +485,11 @@ def _sweep_round(run: _Run, check_pipes: bool) -> int:
     return len(alive)
 
 
-async def _sweep(run: _Run, check_pipes: bool) -> None:
+async def _sweep(run: _Run, check_outputs: bool) -> None:
     """Kill every descendant of the run, again and again until none is left (a process killed while
     forking may leave a child the next round finds)."""
     deadline = time.monotonic() + SWEEP_SECONDS
-    while _sweep_round(run, check_pipes) and time.monotonic() < deadline:
+    while _sweep_round(run, check_outputs) and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
 
 
@@ -579,16 +554,26 @@ def _resolve(binary: str, path: str) -> str | None:
 
 
 async def run_step(step: OrderStep, invocation: AnkraInvocation, limits: SandboxLimits,
-                   redactor: Redactor, files: dict[str, str] | None = None) -> StepResult:
+                   redactor: Redactor, files: dict[str, str] | None = None, *, key: str | None = None) -> StepResult:
     """Run one step and return its (redacted) result. Never raises for a command's failure.
 
     `files` are written into the run's own directory, which is the command's working directory,
-    so `cluster apply -f stack.yaml` reads the file the guard signed.
+    so `cluster apply -f stack.yaml` reads the file the guard signed. With `key` (`run_key`) and
+    `limits.runs_dir`, the run directory is `<runs_dir>/<key>`, where an executor that takes the order
+    over after this one died finds the command's outcome (`adopt_step`); otherwise a temporary one.
     """
     started = time.monotonic()
-    run_dir = os.path.realpath(tempfile.mkdtemp(prefix="hermes-run-"))
+    if key and limits.runs_dir:
+        root = os.path.join(limits.runs_dir, key)
+        shutil.rmtree(root, ignore_errors=True)  # an earlier run of this step that nobody adopted
+        os.mkdir(root, 0o700)
+    else:
+        root = tempfile.mkdtemp(prefix=RUN_PREFIX)
+    root = os.path.realpath(root)
+    run_dir = os.path.join(root, "work")
     base = {"step_id": step.step_id, "argv": step.argv, "command": step.command}
     try:
+        os.mkdir(run_dir, 0o700)
         try:
             write_files(run_dir, files or {}, redactor, generate_secrets=step.command == "cluster apply")
             argv = build_argv(invocation.binary, step, os.path.join(run_dir, ".ankra.yaml"))
@@ -605,9 +590,7 @@ async def run_step(step: OrderStep, invocation: AnkraInvocation, limits: Sandbox
             if candidate and os.path.isfile(candidate):
                 return StepResult(**base, outcome="error",
                                   error=f"the ankra executable {invocation.binary!r} is not executable")
-            return StepResult(**base, outcome="error", error=(
-                f"the ankra executable {invocation.binary!r} was not found: install the Ankra CLI "
-                "or set HERMES_ANKRA_BIN to its path"))
+            return StepResult(**base, outcome="error", error=_not_found(invocation.binary))
         try:
             sandbox = await _isolation(limits)
         except IsolationUnavailable as err:
@@ -620,92 +603,121 @@ async def run_step(step: OrderStep, invocation: AnkraInvocation, limits: Sandbox
             argv = bwrap_prefix(bwrap, run_dir, program, limits.bwrap_writable,
                                 tmpfs_size=limits.file_size_bytes if probe.tmpfs_size else None) + [program, *argv[1:]]
             env["HOME"] = SANDBOX_HOME
-        return await _supervise(step, argv, env, run_dir, limits, redactor, base, started)
+        return await _supervise(step, argv, env, root, limits, redactor, base, started)
     finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
-async def _supervise(step: OrderStep, argv: list[str], env: dict[str, str], run_dir: str,
+def _not_found(binary: str) -> str:
+    return f"the ankra executable {binary!r} was not found: install the Ankra CLI or set HERMES_ANKRA_BIN to its path"
+
+
+async def _supervise(step: OrderStep, argv: list[str], env: dict[str, str], root: str,
                      limits: SandboxLimits, redactor: Redactor, base: dict[str, object],
                      started: float) -> StepResult:
-    """Start the command, collect its output until it exits or times out, then kill what is left."""
+    """Start the command under its monitor, wait until the monitor has recorded how it ended (or the
+    timeout, with a margin, passes), kill what is left, then read the outcome from the run directory."""
     global _spawning
-    loop = asyncio.get_running_loop()
     ticks = _uptime_ticks()
     run = _Run(marker=f"{RUN_MARKER}={secrets.token_hex(16)}".encode(), since=(ticks - 2) if ticks else 0)
     env = {**env, RUN_MARKER: run.marker.decode().split("=", 1)[1]}
-    out, err = _Capture(limits.output_cap_bytes), _Capture(limits.output_cap_bytes // 4)
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    run.pipes = {f"pipe:[{os.fstat(fd).st_ino}]" for fd in (out_r, err_r)}
+    out_path, err_path = os.path.join(root, "stdout"), os.path.join(root, "stderr")
+    run.outputs = {out_path, err_path}
     _live_markers.add(run.marker)
-    readers: list[asyncio.Task[None]] = []
     swept = False
+    finished = False
     try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+        out_fd, err_fd = os.open(out_path, flags, 0o600), os.open(err_path, flags, 0o600)
         _spawning += 1
         try:
             run.proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=out_w, stderr=err_w, env=env, cwd=run_dir,
-                start_new_session=True,  # its own session and process group
+                sys.executable, "-I", "-S", MONITOR, root, str(float(limits.timeout_seconds)), ",".join(env), "--", *argv,
+                stdin=asyncio.subprocess.DEVNULL, stdout=out_fd, stderr=err_fd, env=env,
+                cwd=os.path.join(root, "work"),
+                start_new_session=True,  # its own session: the run's, which outlives a killed executor
                 preexec_fn=lambda: _limit_resources(limits))
             _started.add(run.proc.pid)
-        except FileNotFoundError:
-            return StepResult(**base, outcome="error", error=(
-                f"the ankra executable {argv[0]!r} was not found: install the Ankra CLI "
-                "or set HERMES_ANKRA_BIN to its path"))
-        except PermissionError:
-            return StepResult(**base, outcome="error", error=f"the ankra executable {argv[0]!r} is not executable")
         except OSError as error:
-            return StepResult(**base, outcome="error", error=f"could not start {argv[0]!r}: {error}")
+            return StepResult(**base, outcome="error", error=f"could not start the command's monitor: {error}")
         finally:
             _spawning -= 1
-            os.close(out_w)
-            os.close(err_w)
+            os.close(out_fd)
+            os.close(err_fd)
         proc = run.proc
-        spawned = time.monotonic()
+        run.session = proc.pid
         if (info := _stat(str(proc.pid))) is not None:
-            run.since = info[3]  # the command's own start, on the very clock its descendants' starts use
+            run.since = info[3]  # the monitor's own start, on the very clock its descendants' starts use
         _forget_when_reaped(proc)
-        readers = [asyncio.create_task(_drain(out_r, out)), asyncio.create_task(_drain(err_r, err))]
         exited = asyncio.ensure_future(proc.wait())
-        done, _ = await asyncio.wait({exited}, timeout=limits.timeout_seconds)
-        timed_out = not done
-        if not timed_out:  # what it wrote is in the pipes; a descendant holding them must not hold us
-            left = limits.timeout_seconds - (time.monotonic() - spawned)
-            await asyncio.wait(readers, timeout=max(0.0, min(DRAIN_SECONDS, left)))
-        await _sweep(run, check_pipes=not all(r.done() for r in readers))
+        done, _ = await asyncio.wait({exited}, timeout=limits.timeout_seconds + MONITOR_GRACE_SECONDS)
+        finished = bool(done)
+        await _sweep(run, check_outputs=True)
         swept = True
-        await asyncio.wait(readers, timeout=1.0)  # every writer is gone: EOF
         if not exited.done():
             await asyncio.wait({exited}, timeout=5.0)
-        if timed_out:
             exited.cancel()
-            return StepResult(**base, outcome="timeout", duration_ms=_ms(started), error=(
-                f"no answer within {limits.timeout_seconds:g}s; the command was killed. "
-                "If it changes something, check its state before retrying."))
     finally:
         if not swept:
             _sweep_now(run)  # cancelled, or something went wrong: nothing of the run may outlive it
         _live_markers.discard(run.marker)
-        for reader in readers:
-            reader.cancel()
-        try:
-            await asyncio.gather(*readers, return_exceptions=True)
-        finally:  # stop watching the descriptors before closing them: their numbers may be reused at once
-            for fd, capture in ((out_r, out), (err_r, err)):
-                capture.closed = True
-                loop.remove_reader(fd)
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-    code = proc.returncode if proc.returncode is not None else -1
-    stdout = redactor.text(out.kept.decode("utf-8", "replace"))
-    stderr = redactor.text(err.kept.decode("utf-8", "replace"))
-    cut = out.truncated or err.truncated
+    outcome = _read_json(os.path.join(root, EXIT_FILE))
+    if outcome is None:
+        if not finished:
+            return _timed_out(base, limits, _ms(started))
+        return StepResult(**base, outcome="error", duration_ms=_ms(started), error=(
+            "the command's monitor was killed before it recorded how the command ended; "
+            "if the command changes something, check its state before retrying"))
+    return _result(step, base, outcome, root, limits, redactor, _ms(started), argv[0])
+
+
+def _timed_out(base: dict[str, object], limits: SandboxLimits, duration_ms: int) -> StepResult:
+    return StepResult(**base, outcome="timeout", duration_ms=duration_ms, error=(
+        f"no answer within {limits.timeout_seconds:g}s; the command was killed. "
+        "If it changes something, check its state before retrying."))
+
+
+def _read_json(path: str) -> dict[str, Any] | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _read_capped(path: str, cap: int) -> tuple[bytes, bool]:
+    """The first `cap` bytes of a file, and whether it holds more."""
+    try:
+        with open(path, "rb") as handle:
+            kept = handle.read(cap + 1)
+    except OSError:
+        return b"", False
+    return kept[:cap], len(kept) > cap
+
+
+def _result(step: OrderStep, base: dict[str, Any], outcome: dict[str, Any], root: str, limits: SandboxLimits,
+            redactor: Redactor, duration_ms: int, binary: str = "ankra") -> StepResult:
+    """The step's result from what its monitor recorded (`exit.json`) and its output files, redacted."""
+    problem = outcome.get("error")
+    if problem == "not-found":
+        return StepResult(**base, outcome="error", error=_not_found(binary))
+    if problem == "not-executable":
+        return StepResult(**base, outcome="error", error=f"the ankra executable {binary!r} is not executable")
+    if problem:
+        return StepResult(**base, outcome="error", error=f"the ankra command {problem}")
+    if outcome.get("timed_out"):
+        return _timed_out(base, limits, duration_ms)
+    code = outcome.get("exit_code")
+    code = code if isinstance(code, int) else -1
+    out, out_cut = _read_capped(os.path.join(root, "stdout"), limits.output_cap_bytes)
+    err, err_cut = _read_capped(os.path.join(root, "stderr"), limits.output_cap_bytes // 4)
+    stdout = redactor.text(out.decode("utf-8", "replace"))
+    stderr = redactor.text(err.decode("utf-8", "replace"))
     data = None
-    if code == 0 and "-o" in argv and not out.truncated:
+    if code == 0 and _json_output(step) and not out_cut:
         with contextlib.suppress(ValueError):
             data = redactor.data(json.loads(stdout))
-    outcome = "ok" if code == 0 else "failed"
     error = None
     if code != 0:
         detail = _error_line(stderr)
@@ -713,8 +725,117 @@ async def _supervise(step: OrderStep, argv: list[str], env: dict[str, str], run_
         error = f"{detail} ({hint})" if detail and hint else (detail or hint or f"exit code {code}")
     if step.command == "tokens create" and code == 0:
         stdout, data = withheld_token_notice(data), None
-    return StepResult(**base, outcome=outcome, exit_code=code, stdout=stdout, stderr=stderr,
-                      data=data, error=error, duration_ms=_ms(started), truncated=cut)
+    return StepResult(**base, outcome="ok" if code == 0 else "failed", exit_code=code, stdout=stdout,
+                      stderr=stderr, data=data, error=error, duration_ms=duration_ms,
+                      truncated=out_cut or err_cut)
+
+
+def _json_output(step: OrderStep) -> bool:
+    """Whether the runner asked this step's command for `-o json`."""
+    try:
+        return catalog.parse(step.argv).spec.json_output
+    except catalog.CommandRefused:
+        return False
+
+
+# -- adopting the outcome of a run whose executor died --------------------------------------------
+def run_key(order_id: str, step_id: str) -> str:
+    """The name of a step's run directory under the runs directory: one per order and step."""
+    raw = f"{order_id}.{step_id}"
+    readable = re.sub(r"[^A-Za-z0-9_.-]", "_", raw)[:100]
+    return f"{RUN_PREFIX}{readable}-{hashlib.sha256(raw.encode()).hexdigest()[:12]}"
+
+
+def default_runs_dir() -> str:
+    """Where run directories are kept unless configured: a private folder of this user in the temp
+    directory, which outlives a crashed executor (what adoption needs), though not a reboot."""
+    return os.path.join(tempfile.gettempdir(), f"hermes-executor-runs-{os.getuid()}")
+
+
+class RunsDirUnusable(RuntimeError):
+    """The runs directory is not a private directory of this user."""
+
+
+def prepare_runs_dir(path: str, *, prune_after_seconds: float = 6 * 3600) -> str:
+    """Create the runs directory (0700) if missing; refuse one that is not a directory of this user closed
+    to others; remove runs older than `prune_after_seconds` whose monitor is gone. Its real path."""
+    with contextlib.suppress(FileExistsError):
+        os.makedirs(path, mode=0o700)
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        what = ("not a directory" if not stat.S_ISDIR(info.st_mode) else
+                f"owned by uid {info.st_uid}, not {os.getuid()}" if info.st_uid != os.getuid() else
+                f"open to other users (mode {stat.S_IMODE(info.st_mode):04o})")
+        raise RunsDirUnusable(f"the executor's runs directory {path} is {what}; remove it, or set "
+                              "HERMES_EXEC_RUNS_DIR to a directory only this user can read")
+    now = time.time()
+    for entry in os.listdir(path):
+        root = os.path.join(path, entry)
+        if not entry.startswith(RUN_PREFIX):
+            continue
+        with contextlib.suppress(OSError):
+            if now - os.stat(root).st_mtime > prune_after_seconds and not _monitor_alive(
+                    _read_json(os.path.join(root, RUN_FILE)) or {}):
+                shutil.rmtree(root, ignore_errors=True)
+    return os.path.realpath(path)
+
+
+def _monitor_alive(info: dict[str, Any]) -> bool:
+    """Whether the monitor a run.json names still runs on this machine (the same process, not a reused pid)."""
+    pid, ticks = info.get("pid"), info.get("start_ticks")
+    if not isinstance(pid, int) or info.get("host") != os.uname().nodename:
+        return False
+    found = _stat(str(pid))
+    return found is not None and found[0] not in "ZX" and (not ticks or found[3] == ticks)
+
+
+async def adopt_step(step: OrderStep, limits: SandboxLimits, redactor: Redactor, key: str,
+                     files: dict[str, str] | None = None) -> StepResult | None:
+    """The result of a step that an executor which then died had started: what its monitor recorded once
+    the command ended, waiting for it while it still runs on this machine (at most until its timeout).
+    None when nothing can be known: no run directory (another machine, or the executor died before the
+    command started) or a monitor that died without recording an outcome."""
+    if not limits.runs_dir:
+        return None
+    root = os.path.join(limits.runs_dir, key)
+    info = _read_json(os.path.join(root, RUN_FILE))
+    if info is None:
+        return None
+    started_at = info.get("started_at") if isinstance(info.get("started_at"), (int, float)) else time.time()
+    timeout = info.get("timeout_seconds") if isinstance(info.get("timeout_seconds"), (int, float)) else 0
+    deadline = time.monotonic() + max(0.0, started_at + timeout - time.time()) + MONITOR_GRACE_SECONDS
+    exit_path = os.path.join(root, EXIT_FILE)
+    while (outcome := _read_json(exit_path)) is None and _monitor_alive(info) and time.monotonic() < deadline:
+        await asyncio.sleep(ADOPT_POLL_SECONDS)
+    outcome = outcome or _read_json(exit_path)
+    if outcome is None:
+        if info.get("host") == os.uname().nodename and not _monitor_alive(info):
+            shutil.rmtree(root, ignore_errors=True)  # nothing more will ever be recorded there
+        return None
+    if step.command == "cluster apply":
+        _learn_generated_secrets(os.path.join(root, "work"), files or {}, redactor)
+    base = {"step_id": step.step_id, "argv": step.argv, "command": step.command}
+    duration = outcome.get("duration_ms") if isinstance(outcome.get("duration_ms"), int) else None
+    result = _result(step, base, outcome, root, limits, redactor, duration or 0)
+    shutil.rmtree(root, ignore_errors=True)
+    return result
+
+
+def _learn_generated_secrets(work: str, files: dict[str, str], redactor: Redactor) -> None:
+    """Teach `redactor` the values the dead executor generated for the placeholders of `files` (they are
+    in the files it wrote, at the placeholders' places), so the adopted output never shows them."""
+    for name, template in files.items():
+        if SECRET_PLACEHOLDER not in template:
+            continue
+        try:
+            with open(os.path.join(work, name), encoding="utf-8") as handle:
+                written = handle.read()
+        except OSError:
+            continue
+        pattern = "(.+?)".join(re.escape(part) for part in template.split(SECRET_PLACEHOLDER))
+        match = re.fullmatch(pattern, written, flags=re.DOTALL)
+        for value in match.groups() if match else ():
+            redactor.add_secret(value)
 
 
 def withheld_token_notice(data: object) -> str:

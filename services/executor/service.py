@@ -26,11 +26,25 @@ from hermes.contracts import (
 from hermes.runtime import ServiceRuntime
 from hermes.signing import OrderRejected, TrustedKeys, sign_model, verify_order
 from hermes.stores.ledger import Ledger
-from hermes_executor.runner import AnkraInvocation, SandboxLimits, become_subreaper, run_step
+from hermes_executor.runner import (
+    AnkraInvocation,
+    RunsDirUnusable,
+    SandboxLimits,
+    adopt_step,
+    become_subreaper,
+    default_runs_dir,
+    prepare_runs_dir,
+    run_key,
+    run_step,
+)
 
 Heartbeat = Callable[[], Awaitable[None]]
 C = TypeVar("C", bound=Contract)
 HEARTBEAT_SECONDS = 5.0  # default; app.py derives it from the consumer's ack wait (ack_wait / 3)
+RUNS_DIR_ENV = "HERMES_EXEC_RUNS_DIR"
+"""Where run directories are kept (default: a private folder in the temp directory). An executor that
+takes over a dead one's order adopts the outcome its command left there, so replicas that should adopt each
+other's runs share it: the same machine, or one volume."""
 
 
 class Executor:
@@ -48,9 +62,16 @@ class Executor:
             token=s.ankra_api_token.get_secret_value() if s.ankra_api_token else None,
             base_url=s.ankra_base_url,
         )
+        try:
+            runs_dir = prepare_runs_dir(os.environ.get(RUNS_DIR_ENV) or default_runs_dir())
+        except (RunsDirUnusable, OSError) as err:
+            raise RuntimeError(str(err) if isinstance(err, RunsDirUnusable) else
+                               f"cannot use the executor's runs directory ({err}); set {RUNS_DIR_ENV} "
+                               "to a directory this user can write") from None
         self.limits = SandboxLimits(timeout_seconds=s.exec_timeout_seconds,
                                     output_cap_bytes=s.exec_output_cap_bytes,
-                                    bwrap=s.exec_bwrap, bwrap_writable=tuple(s.exec_bwrap_writable))
+                                    bwrap=s.exec_bwrap, bwrap_writable=tuple(s.exec_bwrap_writable),
+                                    runs_dir=runs_dir)
         become_subreaper()  # an `ankra` descendant that escapes its group is still ours to kill
 
     @property
@@ -58,7 +79,19 @@ class Executor:
         return Ledger(self.rt.redis, self.rt.keys)
 
     async def handle_order(self, order: ExecutionOrder, deliveries: int, heartbeat: Heartbeat) -> None:
-        """Run `order` unless it is forged, expired or replayed; publish exactly one result."""
+        """Run `order` unless it is forged, expired or replayed; publish exactly one result.
+
+        Heartbeats ("in progress") go to JetStream all along, so the order stays with this executor however
+        long it takes, and moves to another one ack wait after this one dies."""
+        beating = asyncio.create_task(_beat(heartbeat, self.heartbeat_seconds))
+        try:
+            await self._handle(order, deliveries)
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
+
+    async def _handle(self, order: ExecutionOrder, deliveries: int) -> None:
         try:
             verify_order(order, self._trusted)
         except OrderRejected as err:
@@ -79,7 +112,7 @@ class Executor:
             return
         results: list[StepResult] = []
         for step in order.steps:
-            result = await self._run_once(order, step, heartbeat)
+            result = await self._run_once(order, step)
             results.append(result)
             if result.outcome != "ok":
                 break
@@ -88,26 +121,31 @@ class Executor:
         await self._audit(order, "order.finished", outcome=outcome,
                           reason="; ".join(r.error for r in results if r.error) or None)
 
-    async def _run_once(self, order: ExecutionOrder, step: OrderStep, heartbeat: Heartbeat) -> StepResult:
+    async def _run_once(self, order: ExecutionOrder, step: OrderStep) -> StepResult:
         state, recorded = await self.ledger.state(order.id, step.step_id)
         if state == "finished" and recorded is not None:
             return recorded  # ran before this redelivery: report what it did, never run it again
-        if state == "started" and _risk(step) is not Risk.READ:
-            result = StepResult(
-                step_id=step.step_id, argv=step.argv, command=step.command, outcome="unknown",
-                error=("an executor stopped while this step was running, so it may or may not have "
-                       "taken effect; check its state before retrying (Hermes never re-runs it by itself)"))
-            await self.ledger.finished(order.id, step.step_id, self._clean(result))
-            return result
+        key = run_key(order.id, step.step_id)
+        if state == "started":
+            # Its executor died mid-step. The command's monitor records how it ended: adopt that (waiting
+            # while it still runs here), never run it a second time.
+            adopted = await adopt_step(step, self.limits, self.rt.redactor, key, order.files)
+            if adopted is not None:
+                await self.ledger.finished(order.id, step.step_id, self._clean(adopted))
+                self.rt.log.warning("adopted the outcome of a step whose executor stopped", order_id=order.id,
+                                    argv=step.argv, outcome=adopted.outcome, exit_code=adopted.exit_code)
+                return adopted
+            if _risk(step) is not Risk.READ:
+                result = StepResult(
+                    step_id=step.step_id, argv=step.argv, command=step.command, outcome="unknown",
+                    error=("an executor stopped while this step was running and left no record of how it "
+                           "ended, so it may or may not have taken effect; check its state before retrying "
+                           "(Hermes never re-runs it by itself)"))
+                await self.ledger.finished(order.id, step.step_id, self._clean(result))
+                return result
         await self.ledger.started(order.id, step.step_id, self.name)
         await self._progress(order, step)
-        beating = asyncio.create_task(_beat(heartbeat, self.heartbeat_seconds))
-        try:
-            result = await run_step(step, self.invocation, self.limits, self.rt.redactor, order.files)
-        finally:
-            beating.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beating
+        result = await run_step(step, self.invocation, self.limits, self.rt.redactor, order.files, key=key)
         await self.ledger.finished(order.id, step.step_id, self._clean(result))
         self.rt.log.info("step finished", order_id=order.id, argv=step.argv, outcome=result.outcome,
                          exit_code=result.exit_code, duration_ms=result.duration_ms)
@@ -124,6 +162,16 @@ class Executor:
                     continue
                 break
             base = {"step_id": step.step_id, "argv": step.argv, "command": step.command}
+            adopted = None
+            if state == "started":
+                adopted = await adopt_step(step, self.limits, self.rt.redactor, run_key(order.id, step.step_id),
+                                           order.files)
+            if adopted is not None:
+                await self.ledger.finished(order.id, step.step_id, self._clean(adopted))
+                results.append(adopted)
+                if adopted.outcome == "ok":
+                    continue
+                break
             if state == "started":
                 result = StepResult(**base, outcome="unknown", error=(
                     "an executor stopped while this step was running and the order expired "

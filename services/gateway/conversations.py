@@ -3,6 +3,9 @@
 Each conversation is a Redis stream; a cursor is a stream entry id, so any gateway replica can
 serve any reader from where it left off. Appends are deduplicated on the event id, so a reply
 delivered twice by the bus shows once.
+
+`RequestRecords` keeps, per `Idempotency-Key`, what the HTTP API answered (and the message it
+published), so that a repeated request gets the same answer and publishes nothing new.
 """
 
 from __future__ import annotations
@@ -29,8 +32,52 @@ return false
 """
 
 
+REQUEST_RECORD_TTL_SECONDS = 24 * 3600
+
+
 class UnknownConversation(KeyError):
     pass
+
+
+class RequestRecords:
+    """What the HTTP API answered to a request with an `Idempotency-Key`: one JSON record per message id
+    (which the key determines), kept `REQUEST_RECORD_TTL_SECONDS`. Any gateway replica reads them."""
+
+    def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    def _key(self, record_id: str) -> str:
+        return self._keys.dedupe("http-request", record_id)
+
+    async def get(self, record_id: str) -> dict[str, Any] | None:
+        raw = await self._redis.get(self._key(record_id))
+        return json.loads(raw) if raw else None
+
+    async def claim(self, record_id: str, record: dict[str, Any]) -> dict[str, Any] | None:
+        """Store `record` unless one exists: None when it was stored (the caller handles the request),
+        else the record stored first (by an earlier or concurrent request with the same key)."""
+        payload = json.dumps(record, ensure_ascii=False, default=str)
+        for _ in range(3):  # the existing record may expire between the two commands
+            if await self._redis.set(self._key(record_id), payload, nx=True, ex=REQUEST_RECORD_TTL_SECONDS):
+                return None
+            existing = await self.get(record_id)
+            if existing is not None:
+                return existing
+        raise RuntimeError(f"request record {record_id} could neither be stored nor read")
+
+    async def update(self, record_id: str, **fields: Any) -> None:
+        """Change fields of an existing record (it keeps its expiry); nothing if it is gone."""
+        record = await self.get(record_id)
+        if record is None:
+            return
+        record.update(fields)
+        await self._redis.set(self._key(record_id), json.dumps(record, ensure_ascii=False, default=str),
+                              xx=True, keepttl=True)
+
+    async def release(self, record_id: str) -> None:
+        """Forget the record: the request certainly did nothing, and the key may be used again."""
+        await self._redis.delete(self._key(record_id))
 
 
 class ConversationLog:
@@ -41,6 +88,7 @@ class ConversationLog:
         self._waiting = waiting or redis
         self._keys = keys
         self._append = redis.register_script(_APPEND_ONCE)
+        self.requests = RequestRecords(redis, keys)
 
     async def create(self, conversation_id: str, user: str, channel: str) -> None:
         key = self._keys.conversation(conversation_id)

@@ -8,6 +8,7 @@ from hermes.contracts import Reply, utcnow
 from hermes.runtime import ServiceRuntime
 from hermes.stores.approvals import ApprovalView
 from hermes_gateway.conversations import ConversationLog
+from hermes_gateway.http_api import WAIT_LIMITS
 from hermes_gateway.hub import ChannelHub
 
 
@@ -24,8 +25,10 @@ class Gateway:
 
     @functools.cached_property
     def conversations(self) -> ConversationLog:
-        """Made once, after start-up (it registers its Lua script with Redis)."""
-        return ConversationLog(self.rt.redis, self.rt.keys, self.rt.waiting_redis)
+        """Made once, after start-up (it registers its Lua script with Redis). Long polls and event streams
+        read through a pool of their own, as large as the HTTP API admits of them at once, so they never
+        take the connections that posting a message or recording a reply needs."""
+        return ConversationLog(self.rt.redis, self.rt.keys, self.rt.waiting_client(WAIT_LIMITS.connections))
 
     async def handle_reply(self, reply: Reply) -> None:
         """Record a reply in its conversation, once; drop it if it outlived its time-to-live."""

@@ -19,6 +19,8 @@ import pytest
 from hermes import embedded
 from hermes_cli import paths
 
+from tests.waiting import until
+
 pytestmark = pytest.mark.e2e
 
 # The installed console script, as a person runs it (fallback: the module, same code).
@@ -140,18 +142,86 @@ def _logs(state: Path) -> str:
     return "\n".join(out)
 
 
-def test_a_dying_service_is_named_with_its_log_and_everything_stops(hermes_up) -> None:
-    proc, output, state, _port = hermes_up
+def _status(state: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*HERMES, "status", "--json"], env=_env(state), capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+def _ready_or_fail(output: Output, state: Path) -> None:
     if not output.wait_for("Ready.", timeout=120):
-        pytest.fail(f"hermes up did not get ready:\n{output.rest(1)}")
+        pytest.fail(f"hermes up did not get ready:\n{output.rest(1)}\n{_logs(state)}")
+
+
+async def test_a_killed_service_is_restarted_and_the_stack_still_answers(hermes_up) -> None:
+    proc, output, state, _port = hermes_up
+    _ready_or_fail(output, state)
+    info = paths.read_up_info(state)
+    assert info is not None
+    before = {name: p["pid"] for name, p in info["processes"].items()}
+    for name in ("planner", "executor"):
+        os.kill(before[name], signal.SIGKILL)
+        assert output.wait_for(f"{name} restarted", timeout=60), output.rest(1)
+    text = "".join(output.lines)
+    assert "planner was killed by SIGKILL; restarting it in 1s (restart 1)" in text
+    assert str(state / "logs" / "planner.log") in text.replace("\n", "")
+    assert proc.poll() is None, "the stack keeps running"
+
+    info = paths.read_up_info(state)
+    assert info is not None
+    for name in ("planner", "executor"):
+        entry = info["processes"][name]
+        assert entry["pid"] != before[name] and paths.pid_alive(entry["pid"])
+        assert entry["restarts"] == 1 and entry["state"] == "running" and entry["last_exit"] == -9
+    assert all(info["processes"][n]["pid"] == before[n] for n in ("gateway", "guard", "nats-server", "redis-server"))
+    status = _status(state)
+    assert status.returncode == 0, status.stdout + status.stderr
+    shown = json.loads(status.stdout)
+    assert shown["healthy"] and shown["processes"]["planner"]["restarts"] == 1
+
+    # The restarted planner and executor do their work: a command runs end to end.
+    for name in ("planner", "executor"):
+        log = state / "logs" / f"{name}.log"
+        await until(lambda log=log: log.read_text(errors="replace").count("service started") >= 2, 60,
+                    f"the restarted {name} started")
+    listed = _chat(state, "List my Ankra clusters")
+    assert listed.returncode == 0, listed.stdout + listed.stderr + _logs(state)
+    assert "production" in listed.stdout, listed.stdout
+
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0, output.rest()
+    info_pids = [p["pid"] for p in info["processes"].values()]
+    assert not [pid for pid in info_pids if paths.pid_alive(pid)], "still running after hermes up exited"
+    assert not (state / "up.json").exists() and not (state / "up.pids").exists()
+
+
+async def test_kill_9_of_hermes_up_takes_every_child_with_it_and_one_up_per_state_dir(hermes_up, tmp_path) -> None:
+    proc, output, state, port = hermes_up
+    _ready_or_fail(output, state)
     info = paths.read_up_info(state)
     assert info is not None
     pids = {name: p["pid"] for name, p in info["processes"].items()}
-    os.kill(pids["planner"], signal.SIGKILL)
-    assert proc.wait(timeout=60) == 1
-    text = output.rest()
-    assert "planner exited" in text and str(state / "logs" / "planner.log") in text.replace("\n", "")
-    alive = [name for name, pid in pids.items() if paths.pid_alive(pid)]
-    assert not alive, f"still running after hermes up exited: {alive}"
-    assert not (state / "up.json").exists()
-    json.dumps(info)  # up.json was valid JSON
+
+    # A second `hermes up` on the same state dir, even on another port, is refused while the first runs.
+    second = subprocess.run([*HERMES, "up", "--state-dir", str(state), "--port", str(embedded.free_port())],
+                            env=_env(state), capture_output=True, text=True, timeout=60, check=False)
+    assert second.returncode == 1 and "already running" in second.stdout, second.stdout + second.stderr
+    assert paths.read_up_info(state)["pid"] == proc.pid
+
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    await until(lambda: not [n for n, pid in pids.items() if paths.pid_alive(pid)], 30,
+                "every child of the killed hermes up gone")
+    status = _status(state)
+    assert status.returncode == 1 and json.loads(status.stdout)["running"] is False
+
+    # Nothing is left to block the next one, which starts on the same data.
+    again = subprocess.Popen([*HERMES, "up", "--state-dir", str(state), "--port", str(port)], env=_env(state),
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    again_output = Output(again)
+    try:
+        _ready_or_fail(again_output, state)
+        listed = _chat(state, "List my Ankra clusters")
+        assert listed.returncode == 0 and "production" in listed.stdout, listed.stdout + listed.stderr
+    finally:
+        again.send_signal(signal.SIGINT)
+        assert again.wait(timeout=60) == 0, again_output.rest()

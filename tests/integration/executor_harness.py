@@ -22,7 +22,6 @@ from typing import Any, TypeVar
 
 import nats
 import pytest
-
 from hermes import subjects
 from hermes.contracts import ExecutionOrder, ExecutionResult, OrderStep, utcnow
 from hermes.signing import ServiceKey, sign_order
@@ -225,7 +224,7 @@ async def until(probe: Callable[[], Awaitable[T] | T], timeout: float, what: str
 
 
 def calls(state: Path) -> list[dict[str, Any]]:
-    import ankra_emulator  # noqa: PLC0415
+    import ankra_emulator
 
     return ankra_emulator.read_calls(state)
 
@@ -249,13 +248,18 @@ def emulator_pids(state: Path) -> list[int]:
     return found
 
 
-def workers(state: Path, wrapper: Path, token: str, cluster: str = "production") -> int:
-    """The cluster's worker count, as `ankra cluster info -o json` reports it."""
+# The emulator's seeded `production` cluster (OVH). Commands that look a cluster up by UUID take this.
+PRODUCTION_ID = "9a1e7c44-2d8b-4f36-b5a0-6e3c9d8f1b22"
+
+
+def workers(state: Path, wrapper: Path, token: str, cluster_id: str = PRODUCTION_ID, provider: str = "ovh") -> int:
+    """The cluster's worker count, as `ankra cluster <provider> workers <cluster_id> -o json` reports it."""
     with tempfile.TemporaryDirectory() as home:
-        out = subprocess.run([str(wrapper), "cluster", "info", cluster, "-o", "json"], capture_output=True,
+        out = subprocess.run([str(wrapper), "cluster", provider, "workers", cluster_id, "-o", "json"],
+                             capture_output=True,
                              env={"PATH": os.environ.get("PATH", ""), "ANKRA_API_TOKEN": token, "HOME": home},
                              timeout=60, check=True)
-    return int(json.loads(out.stdout)["workers"])
+    return int(json.loads(out.stdout)["worker_count"])
 
 
 def write_faults(state: Path, **faults: Any) -> None:

@@ -10,11 +10,19 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-
 from hermes.contracts import AuditRecord
 
-from .executor_harness import fleet_fixture  # noqa: F401 - the `fleet` fixture
-from .executor_harness import ExecutorFleet, calls, connected, emulator_pids, until, workers, write_faults
+from .executor_harness import (
+    PRODUCTION_ID,
+    ExecutorFleet,
+    calls,
+    connected,
+    emulator_pids,
+    fleet_fixture,
+    until,
+    workers,
+    write_faults,
+)
 
 
 def _audits(payloads: list[bytes]) -> dict[str, AuditRecord]:
@@ -28,7 +36,7 @@ async def test_forged_tampered_expired_and_replayed_orders_are_refused_and_repor
     await fleet.start_ready(1)
     async with connected(fleet) as bus:
         # A genuine scale runs once...
-        scale = bus.order(["cluster", "scale", "production", "7"], "cluster scale", "scale")
+        scale = bus.order(["cluster", "scale", PRODUCTION_ID, "7"], "cluster scale", "scale")
         await bus.publish(scale)
         first = await bus.result_for(scale.id, timeout=60)
         assert first.outcome == "ok", first
@@ -44,7 +52,7 @@ async def test_forged_tampered_expired_and_replayed_orders_are_refused_and_repor
             update={"signature": "0" * 64})
         genuine = bus.order(["cluster", "list"], "cluster list", "read")
         tampered = genuine.model_copy(update={"steps": [
-            genuine.steps[0].model_copy(update={"argv": ["cluster", "scale", "production", "19"],
+            genuine.steps[0].model_copy(update={"argv": ["cluster", "scale", PRODUCTION_ID, "19"],
                                                 "command": "cluster scale", "risk": "scale"})]})
         unsigned = genuine.model_copy(update={"id": "unsigned-1", "signature": ""})
         for order in (expired, forged, tampered, unsigned):
@@ -78,13 +86,13 @@ UNRUNNABLE = {
     "command substitution in text": ((["chat", "why is $(id) failing", "--cluster", "production"], "chat",
                                       "read"), "shell metacharacter"),
     "backtick in text": ((["chat", "what does `id` print"], "chat", "read"), "shell metacharacter"),
-    "pipe in a count": ((["cluster", "scale", "production", "7|reboot"], "cluster scale", "scale"),
+    "pipe in a count": ((["cluster", "scale", PRODUCTION_ID, "7|reboot"], "cluster scale", "scale"),
                         "is not a valid int"),
     "interactive chat": ((["chat"], "chat", "read"), "waits for terminal input"),
     "interactive select": ((["cluster", "select"], "cluster select", "write"), "waits for terminal input"),
     "flag the executor owns": ((["cluster", "list", "--token", "x"], "cluster list", "read"),
                                "set by Hermes's executor"),
-    "mislabelled risk": ((["cluster", "scale", "production", "9"], "cluster list", "read"),
+    "mislabelled risk": ((["cluster", "scale", PRODUCTION_ID, "9"], "cluster list", "read"),
                          "is labelled 'cluster list'"),
 }
 
@@ -96,7 +104,7 @@ async def test_steps_that_can_never_run_are_refused_before_anything_runs(
     async with connected(fleet) as bus:
         orders = {name: bus.order(*step) for name, (step, _reason) in UNRUNNABLE.items()}
         # A good first step does not run when a later step of the same order cannot.
-        orders["bad second step"] = bus.order(["cluster", "scale", "production", "8"], "cluster scale",
+        orders["bad second step"] = bus.order(["cluster", "scale", PRODUCTION_ID, "8"], "cluster scale",
                                               "scale", more=[(["chat"], "chat", "read")])
         for order in orders.values():
             await bus.publish(order)
@@ -121,14 +129,15 @@ async def test_steps_that_can_never_run_are_refused_before_anything_runs(
 @pytest.mark.slow
 async def test_order_that_expires_while_its_executor_is_dead_is_reported_not_refused(
         fleet: ExecutorFleet, emulator_state: tuple[Path, str, Path], redis_client: aioredis.Redis) -> None:
-    """Accepted in time, its executor killed mid-step, redelivered after its expiry: the result says
-    the started scale's outcome is unknown (never "refused … Nothing was run"), and nothing more runs."""
+    """Accepted in time, its executor killed mid-step, redelivered after its expiry: the started scale
+    is never reported as "refused … Nothing was run" — its command finished under its monitor, and the
+    executor that takes over adopts that real outcome — and nothing more runs."""
     state, _token, _wrapper = emulator_state
     write_faults(state, latency_ms=1500)
     fleet.extra_env["HERMES_EXEC_ACK_WAIT_SECONDS"] = "3"
     await fleet.start_ready(2)
     async with connected(fleet) as bus:
-        order = bus.order(["cluster", "scale", "production", "8"], "cluster scale", "scale", expires_in=2.5,
+        order = bus.order(["cluster", "scale", PRODUCTION_ID, "8"], "cluster scale", "scale", expires_in=2.5,
                           more=[(["cluster", "list"], "cluster list", "read")])
         await bus.publish(order)
         key = f"{fleet.prefix}:ledger:{order.id}:s1"
@@ -136,11 +145,10 @@ async def test_order_that_expires_while_its_executor_is_dead_is_reported_not_ref
         await until(lambda: emulator_pids(state), 30, "ankra running")
         fleet.kill9(int(entry["executor"].rsplit(":", 1)[1]))
         result = await bus.result_for(order.id, timeout=60)
-    assert result.outcome == "unknown", result
     assert "Nothing was run" not in (result.error or "")
-    (first,) = result.steps  # like any order, it stops at the first step that is not ok
-    assert first.outcome == "unknown" and "expired" in (first.error or "")
-    assert "check its state before retrying" in (first.error or "")
+    first, second = result.steps
+    assert first.outcome == "ok" and first.data == {"previous_count": 5, "new_count": 8}, result
+    assert second.outcome == "refused" and "expired" in (second.error or "") and "not run" in (second.error or "")
     await until(lambda: not emulator_pids(state), 30, "orphaned ankra exits")
     assert len([c for c in calls(state) if c["argv"][:2] == ["cluster", "scale"]]) <= 1
     assert not [c for c in calls(state) if c["argv"][:2] == ["cluster", "list"]], "the next step never ran"

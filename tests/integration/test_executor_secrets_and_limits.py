@@ -19,11 +19,12 @@ import pytest
 import redis.asyncio as aioredis
 
 from .executor_harness import (
+    PRODUCTION_ID,
     ExecutorFleet,
     calls,
     connected,
     emulator_pids,
-    fleet_fixture,  # noqa: F401 - the `fleet` fixture
+    fleet_fixture,
     until,
     write_faults,
 )
@@ -88,7 +89,7 @@ async def test_secrets_printed_by_commands_never_reach_the_bus_the_log_or_redis(
     async with connected(fleet) as bus:
         orders = {
             "token": bus.order(["tokens", "create", "ci-bot"], "tokens create", "secret"),
-            "scale": bus.order(["cluster", "scale", "production", "6"], "cluster scale", "scale"),
+            "scale": bus.order(["cluster", "scale", PRODUCTION_ID, "6"], "cluster scale", "scale"),
             "list": bus.order(["cluster", "list"], "cluster list", "read"),
             "fails": bus.order(["cluster", "info", "no-such-cluster"], "cluster info", "read"),
             # a secret pasted into a question travels in the argv itself

@@ -97,3 +97,48 @@ def test_whoami_and_the_visibility_rules_are_documented() -> None:
         assert "404" in doc["paths"][path][method]["responses"], path
         assert "admin" in doc["paths"][path][method]["description"], path
     assert "may decide" in doc["paths"]["/v1/approvals"]["get"]["description"]
+
+
+def _resolve(doc: dict, item: dict) -> dict:
+    while "$ref" in item:
+        item = doc["components"][item["$ref"].split("/")[-2]][item["$ref"].split("/")[-1]]
+    return item
+
+
+def test_the_retry_contract_is_documented() -> None:
+    """Idempotency-Key on both POST routes; 503/409/429 carry Retry-After; 422 for a reused key; the
+    202 answers say queued or recovering."""
+    doc = _document()
+    for path in ("/v1/messages", "/v1/approvals/{approval_id}"):
+        post = doc["paths"][path]["post"]
+        names = [_resolve(doc, p)["name"] for p in post["parameters"]]
+        assert "Idempotency-Key" in names, path
+        for code in ("409", "503"):
+            assert "Retry-After" in _resolve(doc, post["responses"][code])["headers"], (path, code)
+        assert "422" in post["responses"], path
+        assert "Idempotent-Replayed" in post["responses"]["202"]["headers"], path
+    events = doc["paths"]["/v1/conversations/{conversation_id}/events"]["get"]["responses"]
+    assert "Retry-After" in _resolve(doc, events["429"])["headers"]
+    assert "Retry-After" in _resolve(doc, events["503"])["headers"]
+    for name in ("Accepted", "DecisionAccepted"):
+        assert "status" in doc["components"]["schemas"][name]["required"], name
+    assert doc["components"]["schemas"]["QueueStatus"]["enum"] == ["queued", "recovering"]
+    assert "recovering" in doc["info"]["description"] and "Idempotency-Key" in doc["info"]["description"]
+
+
+async def test_the_gateways_answers_match_the_documented_schemas(fresh_nats, redis_server, redis_prefix) -> None:
+    from tests.integration.test_http_faults import running_gateway
+
+    async with running_gateway(fresh_nats.url, redis_server.url, redis_prefix) as gw:
+        status, body, _h = await gw.post("/v1/messages", {"text": "hello"}, key="k-1")
+        assert status == 202
+        jsonschema.validate(body, _schema("Accepted"))
+        for bad in (body | {"status": "maybe"}, {k: v for k, v in body.items() if k != "status"}):
+            try:
+                jsonschema.validate(bad, _schema("Accepted"))
+            except jsonschema.ValidationError:
+                continue
+            raise AssertionError(f"{bad} must not validate")
+        status, body, _h = await gw.post("/v1/messages", {"text": "other"}, key="k-1")
+        assert status == 422
+        jsonschema.validate(body, _schema("Error"))

@@ -42,6 +42,12 @@ async function api(method, path, body) {
   if (!state.token) throw new ApiError(401, SIGN_IN_HINT);
   const headers = { Authorization: `Bearer ${state.token}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  // Each POST carries its own key: a retried send (after a 503 or a lost answer) runs at most once.
+  // (crypto.randomUUID needs a secure context; getRandomValues works on plain http too.)
+  if (method === "POST") {
+    headers["Idempotency-Key"] = Array.from(crypto.getRandomValues(new Uint8Array(16)),
+      (b) => b.toString(16).padStart(2, "0")).join("");
+  }
   let resp;
   try {
     resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
