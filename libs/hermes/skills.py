@@ -77,8 +77,9 @@ _SKIP_DIRS = {"node_modules", "__pycache__"}
 IMPLIED_COMMANDS: dict[str, tuple[str, ...]] = {
     # "Get cluster details": `cluster get` now lists a cluster's resources; the details are `cluster info`.
     "cluster get": ("cluster info",),
-    # `cluster stacks create` was removed: stacks are built from a cluster YAML, checked then applied.
-    "cluster stacks create": ("cluster validate", "cluster apply"),
+    # `cluster stacks create` was removed: stacks are built from a cluster YAML, checked then applied,
+    # and the apply's deploy is followed to its end in the cluster's operations.
+    "cluster stacks create": ("cluster validate", "cluster apply", "cluster operations list"),
 }
 # Also allowed, from `CommandSpec.replaced_by` (a deprecated form listed → its current form):
 #   cluster <provider> scale              → cluster scale
@@ -88,11 +89,17 @@ IMPLIED_COMMANDS: dict[str, tuple[str, ...]] = {
 
 
 def _by_path() -> dict[tuple[str, ...], catalog.CommandSpec]:
-    return {tuple(c.path): c for c in catalog.COMMANDS}
+    """Every command a skill may name: the current ones and those older CLIs had (which resolve to
+    what replaced them)."""
+    return {tuple(c.path): c for c in (*catalog.COMMANDS, *catalog.REMOVED_COMMANDS)}
 
 
 def _by_key() -> dict[str, catalog.CommandSpec]:
-    return {c.key: c for c in catalog.COMMANDS}
+    return {c.key: c for c in (*catalog.COMMANDS, *catalog.REMOVED_COMMANDS)}
+
+
+def _runnable() -> set[str]:
+    return {c.key for c in catalog.COMMANDS}
 
 
 class SkillStatus(StrEnum):
@@ -609,7 +616,7 @@ def commands_allowed_by(keys: Iterable[str]) -> set[str]:
         if replaced_by:
             allowed.add(" ".join(replaced_by))
         allowed.update(IMPLIED_COMMANDS.get(key, ()))
-    return {k for k in allowed if k in by_key}
+    return allowed & _runnable()
 
 
 # Options the executor sets itself (a skill writing them is not asking for anything Hermes lacks).

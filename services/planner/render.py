@@ -37,16 +37,19 @@ def _cluster_list(step: StepResult) -> Rendered:
         if step.data is None and step.stdout.strip():
             return "", [CodeBlock(text=step.stdout.rstrip())]
         return "No clusters found.", []
+    # `cluster list -o json` items are ClusterListItem (internal/client/clusters.go:16-32): `kind` is the
+    # provider, `nodes` counts control planes too; healthy is "online".
     rows = [
         [
             _cell(c.get("name")),
-            _cell(c.get("provider") or c.get("kind")),
+            _cell(c.get("kind")),
             _cell(c.get("state")),
-            _cell(c.get("workers", c.get("nodes"))),
+            _cell(c.get("nodes")),
+            _cell(c.get("id")),
         ]
         for c in clusters
     ]
-    table = TableBlock(title="Clusters", columns=["NAME", "PROVIDER", "STATE", "WORKERS"], rows=rows)
+    table = TableBlock(title="Clusters", columns=["NAME", "KIND", "STATE", "NODES", "ID"], rows=rows)
     return "", [table]
 
 
@@ -106,18 +109,159 @@ def _plain(step: StepResult) -> Rendered:
 
 
 def _health(step: StepResult) -> Rendered:
+    """`chat health -o json`: {cluster_id, health_report: {status, score, issues, pod_stats, node_stats,
+    evaluated_at}, ai_insights[], summary, generated_at} (internal/client/chat.go:52-87)."""
     data = step.data if isinstance(step.data, dict) else None
-    if data is None:
+    report = data.get("health_report") if data is not None else None
+    if not isinstance(report, dict):
         return _plain(step)
-    head = f"status {data.get('status', '?')}, score {data.get('score', '?')}"
-    issues = data.get("issues") if isinstance(data.get("issues"), list) else []
+    head = f"status {report.get('status', '?')}, score {report.get('score', '?')}/100"
+    pods = report.get("pod_stats") if isinstance(report.get("pod_stats"), dict) else {}
+    nodes = report.get("node_stats") if isinstance(report.get("node_stats"), dict) else {}
+    if pods:
+        head += f"; pods {pods.get('running', '?')}/{pods.get('total', '?')} running"
+    if nodes:
+        head += f", nodes {nodes.get('ready', '?')}/{nodes.get('total', '?')} ready"
+    issues = report.get("issues") if isinstance(report.get("issues"), list) else []
     blocks: list[Block] = []
     if issues:
         blocks.append(TableBlock(title="Issues", columns=["SEVERITY", "NAMESPACE", "ISSUE", "SUGGESTED"], rows=[
             [_cell(i.get("severity")), _cell(i.get("namespace")), _cell(i.get("title")),
              "; ".join(i.get("suggested_actions") or []) or "-"] for i in issues if isinstance(i, dict)]))
-    analysis = data.get("ai_analysis") or data.get("analysis")
-    return (f"{head}\n{analysis}" if isinstance(analysis, str) else head), blocks
+    insights = data.get("ai_insights") if isinstance(data.get("ai_insights"), list) else []
+    if insights:
+        blocks.append(TableBlock(title="Root causes (Ankra AI)", columns=["SEVERITY", "FINDING", "ROOT CAUSE"], rows=[
+            [_cell(i.get("severity")), _cell(i.get("title")), _cell(i.get("root_cause_analysis"))]
+            for i in insights if isinstance(i, dict)]))
+    summary = data.get("summary")
+    return (f"{head}\n{summary}" if isinstance(summary, str) and summary else head), blocks
+
+
+def _workers(step: StepResult) -> Rendered:
+    """`cluster <provider> workers -o json`: {worker_count, min, max}."""
+    if isinstance(step.data, dict) and "worker_count" in step.data:
+        d = step.data
+        return f"{d.get('worker_count')} workers (min {_cell(d.get('min'))}, max {_cell(d.get('max'))}).", []
+    return _plain(step)
+
+
+def _change(step: StepResult) -> Rendered:
+    """A write's JSON: an asynchronous submission, or its result (counts before and after)."""
+    d = step.data
+    if not isinstance(d, dict):
+        return _plain(step)
+    if d.get("submitted"):
+        return (f"{d.get('operation', 'The change')} was submitted and runs in the background; "
+                "follow it with `ankra cluster operations list`."), []
+    if "previous_count" in d and "new_count" in d:
+        what = f"node group {d['group_name']}" if d.get("group_name") else "workers"
+        if d["previous_count"] == d["new_count"]:
+            return f"{what}: already {d['new_count']}, nothing changed.", []
+        return f"{what}: scaled from {d['previous_count']} to {d['new_count']}.", []
+    if "group_name" in d and "count" in d:
+        return f"node group {d['group_name']} created with {d['count']} node(s).", []
+    if "group_name" in d and "deleted" in d:
+        return f"node group {d['group_name']} deleted, {d['deleted']} node(s) removed.", []
+    if "cluster_id" in d and "name" in d and not d.get("errors"):
+        return (f"configuration of {d['name']} applied; add-on deploys continue in the background "
+                "(`ankra cluster operations list`)."), []
+    return _generic(step)
+
+
+def _k8s_items(step: StepResult) -> list[dict[str, Any]]:
+    data = step.data
+    if isinstance(data, dict) and isinstance(data.get("resource_responses"), list):
+        return [i for r in data["resource_responses"] if isinstance(r, dict) for i in _items(r, "items")]
+    return _items(data, "items")
+
+
+def _pod_status(obj: dict[str, Any]) -> str:
+    status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
+    for c in status.get("containerStatuses") or []:
+        waiting = ((c or {}).get("state") or {}).get("waiting")
+        if isinstance(waiting, dict) and waiting.get("reason"):
+            return str(waiting["reason"])
+    return _cell(status.get("phase"))
+
+
+def _restarts(obj: dict[str, Any]) -> str:
+    status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
+    counts = [c.get("restartCount", 0) for c in status.get("containerStatuses") or [] if isinstance(c, dict)]
+    return str(sum(counts)) if counts else "-"
+
+
+def _k8s_get(step: StepResult) -> Rendered:
+    items = _k8s_items(step)
+    if not items:
+        return (_generic(step) if step.data is None else ("Nothing found.", []))
+    rows = [[_cell((i.get("metadata") or {}).get("namespace")), _cell((i.get("metadata") or {}).get("name")),
+             _cell(i.get("kind")), _pod_status(i), _restarts(i)] for i in items]
+    return "", [TableBlock(columns=["NAMESPACE", "NAME", "KIND", "STATUS", "RESTARTS"], rows=rows)]
+
+
+def _events(step: StepResult) -> Rendered:
+    events = _items(step.data, "items", "events")
+    if not events:
+        return (_generic(step) if step.data is None else ("No events found.", []))
+    rows = [[_cell(e.get("type")), _cell(e.get("reason")),
+             f"{_cell((e.get('involvedObject') or {}).get('kind')).lower()}/{_cell((e.get('involvedObject') or {}).get('name'))}",
+             _cell((e.get("involvedObject") or {}).get("namespace")), _cell(e.get("count")), _cell(e.get("message"))]
+            for e in events]
+    warnings = sum(1 for e in events if e.get("type") == "Warning")
+    return f"{len(events)} event(s), {warnings} warning(s).", [
+        TableBlock(title="Events", columns=["TYPE", "REASON", "OBJECT", "NAMESPACE", "COUNT", "MESSAGE"], rows=rows)]
+
+
+def _logs(step: StepResult) -> Rendered:
+    entries = _items(step.data)
+    if not entries:
+        return _plain(step)
+    text = "\n".join(f"{e.get('pod')}/{e.get('container')}: {line}" if len(entries) > 1 else str(line)
+                     for e in entries for line in (e.get("lines") or []))
+    return "", [CodeBlock(text=text or "(no log lines)")]
+
+
+def _metrics(step: StepResult) -> Rendered:
+    data = step.data if isinstance(step.data, dict) else None
+    if data is None:
+        return _plain(step)
+    series = [s for s in data.get("result") or [] if isinstance(s, dict)]
+    if not series:
+        return "The query matched no series.", []
+    rows = [[", ".join(f"{k}={v}" for k, v in (s.get("metric") or {}).items()) or "-",
+             _cell((s.get("value") or [None, None])[1])] for s in series]
+    note = " (truncated)" if data.get("truncated") else ""
+    return f"{len(series)} series{note}.", [TableBlock(columns=["SERIES", "VALUE"], rows=rows)]
+
+
+def _top(step: StepResult) -> Rendered:
+    items = _items(step.data, "items")
+    if not items:
+        return (_generic(step) if step.data is None else ("No metrics available yet.", []))
+    rows = []
+    for i in items:
+        meta = i.get("metadata") or {}
+        usage = i.get("usage") or {}
+        if not usage and isinstance(i.get("containers"), list) and i["containers"]:
+            usage = (i["containers"][0] or {}).get("usage") or {}
+        rows.append([_cell(meta.get("namespace")), _cell(meta.get("name")), _cell(usage.get("cpu")),
+                     _cell(usage.get("memory"))])
+    return "", [TableBlock(columns=["NAMESPACE", "NAME", "CPU", "MEMORY"], rows=rows)]
+
+
+def _describe(step: StepResult) -> Rendered:
+    data = step.data if isinstance(step.data, dict) else None
+    if data is None or not isinstance(data.get("object"), dict):
+        return _plain(step)
+    obj = data["object"]
+    meta = obj.get("metadata") or {}
+    head = f"{_cell(obj.get('kind'))} {_cell(meta.get('namespace'))}/{_cell(meta.get('name'))}: {_pod_status(obj)}"
+    events = [e for e in data.get("events") or [] if isinstance(e, dict)]
+    blocks: list[Block] = []
+    if events:
+        blocks.append(TableBlock(title="Events", columns=["TYPE", "REASON", "MESSAGE"], rows=[
+            [_cell(e.get("type")), _cell(e.get("reason")), _cell(e.get("message"))] for e in events]))
+    return head, blocks
 
 
 def _generic(step: StepResult) -> Rendered:
@@ -127,7 +271,21 @@ def _generic(step: StepResult) -> Rendered:
     return ("Done.", []) if not text else ("", [CodeBlock(text=text)])
 
 
+def _stack_history(step: StepResult) -> Rendered:
+    """`cluster stacks history -o json` (GetStackHistoryResponse, internal/client/stacks.go:55-79): one
+    row per stored version of each member, as the CLI's own table shows it."""
+    items = _items(step.data, "history")
+    rows = [[_cell(item.get("resource_name")), _cell(item.get("resource_type")), _cell(v.get("change_type")),
+             _cell(v.get("created_at")),
+             _cell(v.get("user_name") or v.get("external_user") or v.get("user_id"))]
+            for item in items for v in item.get("version_history") or [] if isinstance(v, dict)]
+    if not rows:
+        return "No history found for this stack.", []
+    return "", [TableBlock(title="Stack history", columns=["RESOURCE", "TYPE", "CHANGE", "WHEN", "BY"], rows=rows)]
+
+
 RENDERERS: dict[str, Callable[[StepResult], Rendered]] = {
+    "cluster stacks history": _stack_history,
     "cluster list": _cluster_list,
     "cluster reconcile": _reconcile,
     "cluster info": _object,
@@ -144,19 +302,45 @@ RENDERERS: dict[str, Callable[[StepResult], Rendered]] = {
                                ("DESCRIPTION", _field("description"))]),
     "credentials list": _columns([("ID", _field("id")), ("NAME", _field("name")),
                                   ("PROVIDER", _field("provider")), ("STATE", _field("state"))]),
-    "tokens list": _columns([("ID", _field("id")), ("NAME", _field("name")), ("STATUS", _field("status")),
+    "tokens list": _columns([("ID", _field("id")), ("NAME", _field("name")),
+                             ("STATUS", lambda t: "revoked" if t.get("revoked") else "active"),
                              ("CREATED", _field("created_at")), ("EXPIRES", _field("expires_at")),
                              ("LAST USED", _field("last_used_at", "last_used"))]),
-    "cluster node-group list": _columns([("NAME", _field("name")), ("COUNT", _field("count", "node_count")),
-                                         ("SERVER TYPE", _field("server_type", "instance_type"))]),
-    "cluster hetzner node-group list": _columns([("NAME", _field("name")),
-                                                 ("COUNT", _field("count", "node_count")),
-                                                 ("SERVER TYPE", _field("server_type", "instance_type"))]),
+    "cluster node-group list": _columns([("NAME", _field("name")), ("COUNT", _field("count")),
+                                         ("INSTANCE TYPE", _field("instance_type")), ("MIN", _field("min")),
+                                         ("MAX", _field("max"))]),
+    "cluster hetzner node-group list": _columns([("NAME", _field("name")), ("COUNT", _field("count")),
+                                                 ("INSTANCE TYPE", _field("instance_type")), ("MIN", _field("min")),
+                                                 ("MAX", _field("max"))]),
+    "cluster operations list": _columns([("ID", _field("id")), ("NAME", _field("display_name", "name")),
+                                         ("STATUS", _field("status")),
+                                         ("STEPS ✓/✗/⟳", lambda o: "/".join(
+                                             str((o.get("step_summary") or {}).get(k, "-"))
+                                             for k in ("succeeded", "failed", "running"))),
+                                         ("ERROR", _field("error_excerpt")), ("CREATED", _field("created_at"))]),
+    "alerts destinations list": _columns([("ID", _field("id")), ("NAME", _field("name")),
+                                          ("TYPE", _field("integration_type")),
+                                          ("ENABLED", lambda d: "yes" if d.get("enabled") else "no")]),
+    "alerts routes list": _columns([("ID", _field("id")), ("DESTINATION", _field("destination_id")),
+                                    ("SEVERITY", _field("severity")), ("KINDS", _count("kinds")),
+                                    ("ENABLED", lambda r: "yes" if r.get("enabled") else "no")]),
+    "cluster get": _k8s_get,
+    "cluster events": _events,
+    "cluster logs": _logs,
+    "cluster metrics query": _metrics,
+    "cluster top nodes": _top,
+    "cluster top pods": _top,
+    "cluster describe": _describe,
+    "cluster scale": _change,
+    "cluster node-group add": _change,
+    "cluster node-group scale": _change,
+    "cluster node-group delete": _change,
+    "cluster apply": _change,
     "chat": _plain,
     "chat health": _health,
-    "cluster hetzner workers": _plain,
-    "cluster ovh workers": _plain,
-    "cluster upcloud workers": _plain,
+    **{f"cluster {p} workers": _workers for p in ("hetzner", "ovh", "upcloud", "digitalocean", "proxmox",
+                                                  "morpheus")},
+    **{f"cluster {p} scale": _change for p in ("hetzner", "ovh", "upcloud", "digitalocean")},
 }
 
 

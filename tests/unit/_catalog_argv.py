@@ -6,18 +6,33 @@ the catalog is covered without touching the tests.
 
 from __future__ import annotations
 
-from hermes.catalog import ArgKind, CommandSpec
+from hermes.catalog import ArgKind, CommandSpec, Flag
 from hypothesis import strategies as st
 
 # One acceptable value per kind, for the minimal argv of a command.
 MINIMAL_VALUE: dict[ArgKind, str] = {
     ArgKind.NAME: "demo-1",
+    ArgKind.CLUSTER_ID: "9a1e7c44-2d8b-4f36-b5a0-6e3c9d8f1b22",
     ArgKind.INT: "3",
     ArgKind.TEXT: "Why are pods crashing?",
     ArgKind.PATH: "stack.yaml",  # a file argument is the plain name of one of the plan's files
     ArgKind.URL: "https://charts.example.com/stable",
     ArgKind.ISO_TIME: "2030-01-31T12:00:00Z",
+    ArgKind.DURATION: "90s",
+    ArgKind.BOOL: "false",
 }
+
+
+def flag_words(flag: Flag, value: str | None = None) -> list[str]:
+    """How a flag is written: a switch alone, an explicit boolean inline (`--follow=false`, as cobra
+    needs), anything else as two words; a flag with choices takes its first choice."""
+    if flag.kind is None:
+        return [flag.name]
+    if value is None:
+        value = flag.choices[0] if flag.choices else MINIMAL_VALUE[flag.kind]
+    if flag.kind is ArgKind.BOOL:
+        return [f"{flag.name}={value}"]
+    return [flag.name, value]
 
 
 def minimal_argv(spec: CommandSpec) -> list[str]:
@@ -29,7 +44,7 @@ def minimal_argv(spec: CommandSpec) -> list[str]:
     argv += [MINIMAL_VALUE[a.kind] for a in spec.args[:count]]
     for flag in spec.flags:
         if flag.required:
-            argv += [flag.name] if flag.kind is None else [flag.name, MINIMAL_VALUE[flag.kind]]
+            argv += flag_words(flag)
     return argv
 
 
@@ -37,7 +52,7 @@ def full_argv(spec: CommandSpec) -> list[str]:
     """Every argument and every flag of the spec, each with an acceptable value."""
     argv = list(spec.path) + [MINIMAL_VALUE[a.kind] for a in spec.args]
     for flag in spec.flags:
-        argv += [flag.name] if flag.kind is None else [flag.name, MINIMAL_VALUE[flag.kind]]
+        argv += flag_words(flag)
     return argv
 
 
@@ -45,11 +60,14 @@ _TEXT_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789
 
 VALUES: dict[ArgKind, st.SearchStrategy[str]] = {
     ArgKind.NAME: st.from_regex(r"\A[a-z0-9][a-z0-9.-]{0,15}\Z"),
+    ArgKind.CLUSTER_ID: st.uuids().map(str),
     ArgKind.INT: st.integers(min_value=0, max_value=99_999).map(str),
     ArgKind.TEXT: st.text(alphabet=_TEXT_ALPHABET, min_size=1, max_size=40).filter(lambda s: s.strip()),
     ArgKind.PATH: st.from_regex(r"\A[a-z0-9][a-z0-9_-]{0,15}\.ya?ml\Z"),  # plain names only: no `/`, no `..`
     ArgKind.URL: st.sampled_from(["https://charts.example.com", "http://repo.example.org:8080/charts"]),
     ArgKind.ISO_TIME: st.dates().map(lambda d: f"{d.year:04d}-{d.month:02d}-{d.day:02d}"),
+    ArgKind.DURATION: st.tuples(st.integers(1, 999), st.sampled_from(["s", "m", "h"])).map(lambda t: f"{t[0]}{t[1]}"),
+    ArgKind.BOOL: st.sampled_from(["true", "false"]),
 }
 
 
@@ -68,8 +86,8 @@ def valid_argv(draw: st.DrawFn, spec: CommandSpec) -> list[str]:
         if flag.kind is None:
             flags.append(flag.name)
             continue
-        value = draw(VALUES[flag.kind])
-        if draw(st.booleans()):
+        value = draw(st.sampled_from(flag.choices)) if flag.choices else draw(VALUES[flag.kind])
+        if flag.kind is ArgKind.BOOL or draw(st.booleans()):
             flags.append(f"{flag.name}={value}")
         else:
             flags += [flag.name, value]

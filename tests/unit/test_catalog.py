@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 from hermes import catalog
-from hermes.catalog import COMMANDS, CommandRefused, CommandSpec, Risk, display, parse, spec_for
+from hermes.catalog import COMMANDS, ArgKind, CommandRefused, CommandSpec, Risk, display, parse, spec_for
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from tests.unit._catalog_argv import full_argv, minimal_argv, valid_argv
 
 SPECS = {spec.key: spec for spec in COMMANDS}
+LIVE = sorted(SPECS)
 
 
 def refusal(argv: list[str]) -> str:
@@ -22,7 +23,7 @@ def refusal(argv: list[str]) -> str:
 # -- every command parses ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("key", sorted(SPECS))
+@pytest.mark.parametrize("key", LIVE)
 def test_every_catalog_command_parses_from_its_minimal_argv(key: str) -> None:
     spec = SPECS[key]
     argv = minimal_argv(spec)
@@ -33,7 +34,7 @@ def test_every_catalog_command_parses_from_its_minimal_argv(key: str) -> None:
     assert parsed.key == key
 
 
-@pytest.mark.parametrize("key", sorted(SPECS))
+@pytest.mark.parametrize("key", LIVE)
 def test_every_catalog_command_parses_with_all_its_arguments_and_flags(key: str) -> None:
     spec = SPECS[key]
     parsed = parse(full_argv(spec))
@@ -62,7 +63,10 @@ def test_parse_keeps_a_copy_of_the_argv() -> None:
 def test_parsed_command_names_its_cluster_from_argument_or_flag() -> None:
     assert parse(["cluster", "reconcile", "prod"]).cluster == "prod"
     assert parse(["cluster", "stacks", "list", "--cluster", "staging"]).cluster == "staging"
-    assert parse(["cluster", "select", "--name", "dev"]).cluster == "dev"
+    assert parse(["cluster", "hetzner", "create", "--name", "dev", "--credential-id", "c",
+                  "--location", "fsn1"]).cluster == "dev"
+    assert parse(["cluster", "node-group", "add", "9a1e7c44-2d8b-4f36-b5a0-6e3c9d8f1b22", "--name", "pool-b",
+                  "--instance-type", "b3-16"]).cluster == "9a1e7c44-2d8b-4f36-b5a0-6e3c9d8f1b22"
     assert parse(["cluster", "list"]).cluster is None
 
 
@@ -123,11 +127,14 @@ def test_risk_class_follows_the_command_family(key: str) -> None:
         assert spec.risk is Risk.SCALE
     elif last == "deprovision" or key in {"cluster stacks delete", "cluster node-group delete", "tokens revoke"}:
         assert spec.risk is Risk.DESTRUCTIVE
-    elif last == "create" and spec.path[1] in {"hetzner", "ovh", "upcloud"}:
+    elif last == "create" and spec.path[1] in {"hetzner", "ovh", "upcloud", "digitalocean", "proxmox",
+                                               "morpheus"}:
         assert spec.risk is Risk.PROVISION
     elif spec.path[0] in {"credentials", "tokens"}:
         assert spec.risk is Risk.SECRET
-    elif spec.path[0] in {"chat", "charts"} or last in {"list", "info", "get", "history", "workers", "validate"}:
+    elif spec.path[0] in {"chat", "charts", "alerts"} or last in {
+            "list", "info", "get", "history", "workers", "validate", "events", "logs", "query", "nodes", "pods",
+            "describe"}:
         assert spec.risk is Risk.READ
     else:  # select, reconcile, rename, clone, node-group add, the removed `stacks create`
         assert spec.mutates
@@ -153,7 +160,6 @@ def test_read_commands_do_not_mutate(key: str) -> None:
     (["cluster", "upcloud", "scale", "prod", "2"], ("cluster", "scale")),
     (["cluster", "hetzner", "node-group", "list", "prod"], ("cluster", "node-group", "list")),
     (["cluster", "hetzner", "node-group", "scale", "prod", "pool-a", "4"], ("cluster", "node-group", "scale")),
-    (["cluster", "stacks", "create", "app-data"], ("cluster", "apply")),
 ])
 def test_deprecated_provider_forms_parse_and_name_their_replacement(argv, replaced_by) -> None:
     parsed = parse(argv)
@@ -275,9 +281,85 @@ def test_cluster_select_without_a_name_is_refused_as_interactive() -> None:
     assert "terminal input" in refusal(["cluster", "select"])
 
 
-def test_cluster_select_with_a_name_or_name_flag_is_accepted() -> None:
+def test_cluster_select_takes_the_name_as_its_only_argument() -> None:
     assert parse(["cluster", "select", "prod"]).args == {"cluster": "prod"}
-    assert parse(["cluster", "select", "--name", "prod"]).flags == {"--name": "prod"}
+    # cmd/cluster_select.go:33-44: `select [cluster_name]`, no --name flag
+    assert "has no flag --name" in refusal(["cluster", "select", "--name", "prod"])
+
+
+def test_removed_stacks_create_is_refused_naming_cluster_apply() -> None:
+    reason = refusal(["cluster", "stacks", "create", "app-data"])
+    assert "does not exist in the current ankra CLI" in reason and "ankra cluster apply" in reason
+    assert "cluster stacks create" not in SPECS  # nothing may plan it
+    removed = catalog.removed_command("cluster stacks create")
+    assert removed is not None and removed.replaced_by == ("cluster", "apply")
+
+
+UUID = "9a1e7c44-2d8b-4f36-b5a0-6e3c9d8f1b22"
+
+
+@pytest.mark.parametrize("key", ["cluster scale", "cluster node-group list", "cluster node-group add",
+                                 "cluster node-group scale", "cluster node-group delete",
+                                 "cluster hetzner workers", "cluster ovh workers", "cluster upcloud workers"])
+def test_commands_the_cli_runs_by_cluster_id_say_so(key: str) -> None:
+    assert SPECS[key].args[0].kind is ArgKind.CLUSTER_ID
+
+
+def test_a_cluster_name_where_an_id_is_needed_is_reported_for_resolution() -> None:
+    assert parse(["cluster", "scale", "production", "5"]).cluster_id_args == {"cluster": "production"}
+    assert parse(["cluster", "scale", UUID, "5"]).cluster_id_args == {}
+    assert catalog.is_cluster_id(UUID) and not catalog.is_cluster_id("production")
+    assert not catalog.is_cluster_id(UUID + "\n")
+
+
+def test_node_group_add_takes_the_cluster_id_and_the_real_flags() -> None:
+    parsed = parse(["cluster", "node-group", "add", UUID, "--name", "pool-b", "--instance-type", "b3-16",
+                    "--count", "2", "--wait"])
+    assert parsed.args == {"cluster": UUID}
+    assert parsed.flags == {"--name": "pool-b", "--instance-type": "b3-16", "--count": "2", "--wait": True}
+    assert "at most 1 argument" in refusal(["cluster", "node-group", "add", UUID, "pool-b"])
+    assert "needs --instance-type" in refusal(["cluster", "node-group", "add", UUID, "--name", "pool-b"])
+    assert "has no flag --server-type" in refusal(["cluster", "node-group", "add", UUID, "--name", "g",
+                                                   "--instance-type", "t", "--server-type", "t"])
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["cluster", "ovh", "create", "--name", "n", "--credential-id", "c", "--region", "GRA9",
+      "--ssh-key-credential-id", "k", "--worker-flavor-id", "b3-16"], "--worker-flavor-id"),
+    (["cluster", "upcloud", "create", "--name", "n", "--credential-id", "c", "--zone", "de-fra1",
+      "--ssh-key-credential-id", "k", "--worker-plan", "2xCPU-4GB"], "--worker-plan"),
+    (["cluster", "digitalocean", "create", "--name", "n", "--credential-id", "c", "--region", "fra1",
+      "--ssh-key-credential-id", "k", "--worker-size", "s-2vcpu-4gb"], "--worker-size"),
+])
+def test_provider_size_flags_are_the_cli_s(argv: list[str], flag: str) -> None:
+    assert flag in parse(argv).flags
+    assert "has no flag --worker-server-type" in refusal([*argv, "--worker-server-type", "cx33"])
+
+
+def test_apply_can_wait_with_a_timeout_and_validate_is_strict_on_secrets() -> None:
+    parsed = parse(["cluster", "apply", "-f", "stack.yaml", "--wait", "--timeout", "15m"])
+    assert parsed.flags == {"--file": "stack.yaml", "--wait": True, "--timeout": "15m"}
+    assert "not a valid duration" in refusal(["cluster", "apply", "-f", "stack.yaml", "--timeout", "soon"])
+    assert parse(["cluster", "validate", "-f", "s.yaml", "--strict-secrets"]).flags["--strict-secrets"] is True
+
+
+def test_json_output_only_where_the_cli_has_an_output_flag() -> None:
+    assert not SPECS["cluster stacks delete"].json_output and not SPECS["tokens revoke"].json_output
+    assert not SPECS["chat"].json_output and not SPECS["cluster select"].json_output
+    assert SPECS["cluster get"].json_output and SPECS["cluster get"].args[0].name == "kind"
+
+
+def test_logs_never_follow_and_take_the_boolean_inline() -> None:
+    assert "needs --follow" in refusal(["cluster", "logs", "api-server-7d8f9", "-n", "api"])
+    assert "inline" in refusal(["cluster", "logs", "p", "--follow", "false"])
+    assert "not accepted" in refusal(["cluster", "logs", "p", "--follow=true"])
+    assert parse(["cluster", "logs", "p", "-n", "api", "--previous", "--follow=false"]).flags == {
+        "--namespace": "api", "--previous": True, "--follow": "false"}
+
+
+def test_every_command_records_the_source_it_was_checked_against() -> None:
+    assert all(s.source.startswith("cmd/") for s in COMMANDS)
+    assert len(catalog.CLI_SOURCE_COMMIT) == 40
 
 
 def test_chat_question_with_ordinary_punctuation_is_accepted() -> None:

@@ -181,7 +181,8 @@ def test_read_only_profile_refuses_changes(argv: list[str]) -> None:
 
 
 @pytest.mark.parametrize("argv", [RECONCILE, SCALE, ["cluster", "stacks", "rename", "a", "b"],
-                                  ["cluster", "node-group", "add", "production", "pool-b"]])
+                                  ["cluster", "node-group", "add", "production", "--name", "pool-b",
+                                       "--instance-type", "cx32"]])
 def test_confirm_all_asks_for_every_change(argv: list[str]) -> None:
     decision = decide(plan(argv), CONFIRM_ALL)
     assert decision.verdict is Verdict.APPROVAL
@@ -391,3 +392,36 @@ def test_plan_verdict_is_the_strictest_step_verdict(p: Plan) -> None:
 def test_every_consequential_catalog_command_waits_under_the_default_profile(spec) -> None:
     step = decide_step(PlanStep(argv=minimal_argv(spec)), DEFAULT_PROFILE)
     assert step.verdict is Verdict.APPROVAL
+
+
+# -- a step that declares removals is destructive ------------------------------------------------
+REMOVES = ["app-data: addon redis (bitnami/redis 19.6.4)", "app-data: Secret keys redis-password"]
+
+
+def _removing(argv: list[str], **fields) -> Plan:
+    return Plan(conversation_id="c", correlation_id="c", message_id="m", requested_by="alice", intent="test",
+                steps=[PlanStep(argv=list(argv), removes=REMOVES)], **fields)
+
+
+@pytest.mark.parametrize("profile", [AUTO, SANDBOX, DEFAULT_PROFILE, CONFIRM_ALL, PRODUCTION])
+def test_an_apply_that_removes_things_is_destructive_under_every_profile(profile: Profile) -> None:
+    decision = decide(_removing(APPLY, architecture=DRAFT, bill_of_materials=BOM, files=STACK), profile)
+    assert decision.verdict is Verdict.APPROVAL
+    reason = decision.steps[0].reason
+    assert "(destructive)" in reason and "removes" in reason and "redis" in reason, reason
+
+
+def test_removals_raise_even_a_read_and_a_read_only_profile_refuses_them() -> None:
+    assert decide(_removing(READ), AUTO).verdict is Verdict.APPROVAL
+    assert decide(_removing(READ), READ_ONLY).verdict is Verdict.REFUSE
+
+
+def test_a_step_without_removals_keeps_the_catalog_risk() -> None:
+    from hermes_guard.policy import effective_risk
+
+    step = PlanStep(argv=APPLY)
+    assert effective_risk(step, parse(APPLY)) is Risk.PROVISION
+    assert effective_risk(PlanStep(argv=APPLY, removes=["x"]), parse(APPLY)) is Risk.DESTRUCTIVE
+    # nothing a plan declares lowers a risk: a destructive command without removals stays destructive
+    assert effective_risk(PlanStep(argv=STACK_DELETE), parse(STACK_DELETE)) is Risk.DESTRUCTIVE
+    assert decide(plan(STACK_DELETE), AUTO).verdict is Verdict.APPROVAL

@@ -8,9 +8,12 @@ from hermes.catalog import parse
 from hermes.contracts import CodeBlock, ExecutionResult, StepResult, TableBlock
 from hermes_planner.render import render_result
 
+# The shape of `cluster list -o json` (ClusterListItem: `kind` is the provider, `nodes` the node count).
 CLUSTERS = {"result": [
-    {"name": "staging-cluster", "provider": "hetzner", "state": "online", "workers": 3},
-    {"name": "production", "kind": "ovh", "state": "online", "nodes": 5},
+    {"id": "3f6c2a9e-5b1d-4c7a-9e2f-8d4b6a1c0e57", "name": "staging-cluster", "kind": "hetzner",
+     "state": "online", "nodes": 3},
+    {"id": "9a1e7c44-2d8b-4f36-b5a0-6e3c9d8f1b22", "name": "production", "kind": "ovh", "state": "online",
+     "nodes": 5},
 ]}
 
 
@@ -31,8 +34,9 @@ def test_cluster_list_renders_a_table_of_both_clusters() -> None:
     assert "ankra cluster list" in text
     [table] = blocks
     assert isinstance(table, TableBlock)
-    assert table.columns == ["NAME", "PROVIDER", "STATE", "WORKERS"]
-    assert table.rows == [["staging-cluster", "hetzner", "online", "3"], ["production", "ovh", "online", "5"]]
+    assert table.columns == ["NAME", "KIND", "STATE", "NODES", "ID"]
+    assert table.rows == [["staging-cluster", "hetzner", "online", "3", "3f6c2a9e-5b1d-4c7a-9e2f-8d4b6a1c0e57"],
+                          ["production", "ovh", "online", "5", "9a1e7c44-2d8b-4f36-b5a0-6e3c9d8f1b22"]]
 
 
 def test_cluster_list_accepts_a_bare_list() -> None:
@@ -42,7 +46,7 @@ def test_cluster_list_accepts_a_bare_list() -> None:
 
 def test_missing_cluster_fields_render_as_a_dash() -> None:
     _, [table], _ = render_result(result(step(["cluster", "list"], data=[{"name": "bare"}])))
-    assert table.rows == [["bare", "-", "-", "-"]]
+    assert table.rows == [["bare", "-", "-", "-", "-"]]
 
 
 def test_empty_cluster_list_says_so() -> None:
@@ -145,6 +149,26 @@ def test_truncated_output_is_flagged() -> None:
 
 
 def test_command_without_a_renderer_shows_its_json() -> None:
-    done = step(["cluster", "stacks", "history", "app"], data={"changes": [1, 2]})
+    done = step(["cluster", "stacks", "clone", "app", "--to", "production"], data={"changes": [1, 2]})
     _, [block], _ = render_result(result(done))
     assert isinstance(block, CodeBlock) and block.language == "json" and '"changes"' in block.text
+
+
+def test_stack_history_is_a_table_of_each_members_versions() -> None:
+    """The real shape (GetStackHistoryResponse): per member, newest version first — never raw JSON."""
+    data = {"history": [
+        {"resource_name": "postgres", "resource_type": "addon", "resource_id": "r1", "version_history": [
+            {"version_id": "v2", "created_at": "2026-11-30T10:00:00Z", "delta": [], "user_id": "u1",
+             "user_name": "alice", "external_user": None, "change_type": "updated"},
+            {"version_id": "v1", "created_at": "2026-11-01T10:00:00Z", "delta": [], "user_id": "u1",
+             "user_name": None, "external_user": "gitops", "change_type": "created"}]},
+        {"resource_name": "app-data-credentials", "resource_type": "manifest", "resource_id": "r2",
+         "version_history": [{"version_id": "v1", "created_at": "2026-11-01T10:00:00Z", "delta": [],
+                              "user_id": "u9", "user_name": None, "external_user": None, "change_type": None}]},
+    ]}
+    text, [table], failed = render_result(result(step(["cluster", "stacks", "history", "app-data"], data=data)))
+    assert not failed and isinstance(table, TableBlock)
+    assert table.columns == ["RESOURCE", "TYPE", "CHANGE", "WHEN", "BY"]
+    assert table.rows == [["postgres", "addon", "updated", "2026-11-30T10:00:00Z", "alice"],
+                          ["postgres", "addon", "created", "2026-11-01T10:00:00Z", "gitops"],
+                          ["app-data-credentials", "manifest", "-", "2026-11-01T10:00:00Z", "u9"]]

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hermes import catalog
 from hermes.catalog import COMMANDS
 from hermes.config import LoadedConfig, load_config
 from hermes.profiles import Autonomy, Profile
@@ -19,6 +20,7 @@ from hermes.skills import (
     SkillRoot,
     SkillStatus,
     SkillWatcher,
+    commands_allowed_by,
     default_roots,
     discover_skills,
     parse_commands,
@@ -109,10 +111,21 @@ def test_allowed_commands_include_current_forms_of_the_guides_older_commands(bun
 
 
 def test_implied_commands_table_names_only_catalog_commands() -> None:
+    """A listed command is one of the catalog's, current or removed; what it implies is current."""
     catalog_keys = {c.key for c in COMMANDS}
+    removed_keys = {c.key for c in catalog.REMOVED_COMMANDS}
     assert IMPLIED_COMMANDS
     for listed, implied in IMPLIED_COMMANDS.items():
-        assert {listed, *implied} <= catalog_keys, (listed, set(implied) - catalog_keys)
+        assert listed in catalog_keys | removed_keys, listed
+        assert set(implied) <= catalog_keys, (listed, set(implied) - catalog_keys)
+
+
+def test_a_skill_naming_a_command_older_clis_had_allows_what_replaced_it() -> None:
+    """The guide's skill lists `cluster stacks create`, which the current CLI dropped: its stacks are
+    checked then applied and the deploy followed, so the skill allows `cluster validate`, `cluster
+    apply` and `cluster operations list` (never the removed command itself)."""
+    allowed = commands_allowed_by(["cluster stacks create"])
+    assert allowed == {"cluster validate", "cluster apply", "cluster operations list"}
 
 
 def test_guide_guardrails_become_structured_rules(bundled) -> None:
