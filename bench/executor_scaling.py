@@ -32,9 +32,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import nats
-
 import ankra_emulator
+import nats
 from hermes import embedded, subjects
 from hermes.contracts import ExecutionOrder, ExecutionResult, OrderStep, utcnow
 from hermes.signing import ServiceKey, sign_order

@@ -135,7 +135,7 @@ def openclaw_manifest(front: dict[str, str]) -> dict[str, Any] | None:
         return None
     try:
         parsed = json5.loads(raw)
-    except Exception:  # noqa: BLE001 - OpenClaw swallows every parse error
+    except Exception:
         return None
     if not isinstance(parsed, dict):
         return None

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-from hypothesis import HealthCheck, settings
-
 from hermes import embedded
+from hypothesis import HealthCheck, settings
 
 # The machine is shared and noisy: Hypothesis must not fail a property because generating inputs was
 # slow. Every property still checks all its examples; only the timing health check and deadline go.
@@ -36,7 +35,7 @@ def _docker_engine_answers() -> bool:
     if os.environ.get("HERMES_TESTS_NO_DOCKER"):
         return False
     try:
-        import docker  # noqa: PLC0415 - comes with testcontainers
+        import docker
 
         client = docker.from_env(timeout=3)
         client.ping()
@@ -54,7 +53,7 @@ def docker_available() -> bool:
 def nats_server(tmp_path_factory: pytest.TempPathFactory, docker_available: bool) -> Iterator[Endpoint]:
     """A JetStream-enabled NATS server for the whole session."""
     if docker_available:
-        from testcontainers.nats import NatsContainer  # noqa: PLC0415
+        from testcontainers.nats import NatsContainer
 
         with NatsContainer("nats:2.10").with_command("-js") as container:
             yield Endpoint(container.nats_uri(), "container")
@@ -70,7 +69,7 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory, docker_available: bool
 def redis_server(tmp_path_factory: pytest.TempPathFactory, docker_available: bool) -> Iterator[Endpoint]:
     """A Redis server for the whole session."""
     if docker_available:
-        from testcontainers.redis import RedisContainer  # noqa: PLC0415
+        from testcontainers.redis import RedisContainer
 
         with RedisContainer("redis:7") as container:
             host = container.get_container_host_ip()
@@ -102,7 +101,7 @@ async def redis_client(redis_server: Endpoint) -> AsyncIterator[aioredis.Redis]:
 @pytest.fixture
 def emulator_state(tmp_path: Path) -> Iterator[tuple[Path, str, Path]]:
     """A fresh Ankra emulator: (state dir, API token, path of an `ankra` wrapper bound to it)."""
-    import ankra_emulator  # noqa: PLC0415
+    import ankra_emulator
 
     state = tmp_path / "ankra-state"
     token = "ankra_" + uuid.uuid4().hex + uuid.uuid4().hex[:8]

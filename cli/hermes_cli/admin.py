@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from hermes.audit import verified
+from hermes.signing import TrustedKeys
 from rich import box
 from rich.console import Console, Group
 from rich.markup import escape
@@ -23,8 +25,6 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from hermes.audit import verified
-from hermes.signing import TrustedKeys
 from hermes_cli import paths
 
 EXIT_OK = 0
@@ -279,7 +279,6 @@ def audit(nats_url: str | None, conversation_id: str | None, cluster: str | None
 async def register_discord_command(file: Path | None, console: Console, err_console: Console) -> int:
     """Create (or update) the global `/hermes` command of the configured Discord application."""
     import discord
-
     from hermes.config import ConfigError, load_config
     from hermes.settings import Settings
     from hermes_gateway.channels import MemorySeen

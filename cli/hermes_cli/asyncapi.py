@@ -11,10 +11,9 @@ import json
 
 import yaml
 from faststream.specification import AsyncAPI
-from pydantic import SecretStr
-
 from hermes.settings import Settings
 from hermes.signing import generate_keys
+from pydantic import SecretStr
 
 DESCRIPTION = (
     "Hermes's message bus (NATS JetStream). Other systems may publish a ChatMessage on "
@@ -25,10 +24,10 @@ DESCRIPTION = (
 
 def build_document() -> str:
     """The AsyncAPI 3.0 document (YAML) of all four services."""
-    from hermes_executor.app import create_app as executor  # noqa: PLC0415 - the CLI may import services
-    from hermes_gateway.app import create_app as gateway  # noqa: PLC0415
-    from hermes_guard.app import create_app as guard  # noqa: PLC0415
-    from hermes_planner.app import create_app as planner  # noqa: PLC0415
+    from hermes_executor.app import create_app as executor
+    from hermes_gateway.app import create_app as gateway
+    from hermes_guard.app import create_app as guard
+    from hermes_planner.app import create_app as planner
 
     # Throw-away keys: the document depends on the subscribers, not on who signs.
     private, public = generate_keys(("gateway", "planner", "guard", "executor"))

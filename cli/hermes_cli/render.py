@@ -6,6 +6,7 @@ here does I/O, so every shape of reply is unit-testable with a recording Console
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Iterable
 from datetime import datetime
@@ -33,15 +34,24 @@ def render_block(block: dict[str, Any]) -> RenderableType:
     kind = block.get("type")
     if kind == "table":
         table = Table(title=block.get("title") or None, box=box.ROUNDED, title_justify="left")
-        for column in block.get("columns") or []:
-            table.add_column(str(column), overflow="fold")  # wrap, never cut a cell with "…"
-        for row in block.get("rows") or []:
-            table.add_row(*(str(cell) for cell in row))
+        columns = [str(c) for c in block.get("columns") or []]
+        rows = [[str(cell) for cell in row] for row in block.get("rows") or []]
+        for column in columns:
+            # Wrap (between names where it can), never cut a cell with "…".
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*(_breakable(cell) for cell in row))
         return table
     if kind == "code":
         # Plain, not syntax-highlighted: code is usually output or a command to copy; no markup.
         return Text(str(block.get("text", "")))
     return Text(str(block.get("text", "")))
+
+
+def _breakable(cell: str) -> str:
+    """A long registry/chart reference may wrap after its "/" (between names, not inside one)."""
+    return " ".join(w.replace("/", "/\n") if len(w) > 20 and "/" in w and "://" not in w else w
+                    for w in cell.split(" ")) if "/" in cell else cell
 
 
 def _expiry(value: Any) -> str:
@@ -54,13 +64,23 @@ def _expiry(value: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
 
 
+_RUNNING = re.compile(r"^\s*(?:[^\n]*?\.\.\.\s*)?Running `[^`]*`(?: on [^.\n]*)?\.\.\.\s*", re.IGNORECASE)
+
+
+def approval_summary(summary: str) -> str:
+    """An approval's summary without a leading "Running `…`..." line: nothing runs until it is approved."""
+    cleaned = _RUNNING.sub("", summary).strip()
+    return cleaned or "Approval needed before anything runs"
+
+
 def render_approval(approval: dict[str, Any], text: str = "") -> RenderableType:
     """An approval request: what, the exact commands, the risks, expiry, and how to answer.
 
     The commands are shown in full (never truncated): a person approves exactly these.
     """
     approval_id = str(approval.get("approval_id", "?"))
-    lines: list[RenderableType] = [Text(str(approval.get("summary") or text or "Approval needed"), style="bold")]
+    summary = approval_summary(str(approval.get("summary") or text or ""))
+    lines: list[RenderableType] = [Text(summary, style="bold")]
     lines.append(Text("\nCommands that will run:", style="bold"))
     for argv in approval.get("steps") or []:
         lines.append(Text("  " + command_line(list(argv)), style="cyan"))
@@ -92,7 +112,8 @@ def render_event(event: Event) -> list[RenderableType]:
     if kind == "progress":
         return [Text(text, style="dim")] + blocks if text else blocks
     if kind == "approval" and isinstance(event.get("approval"), dict):
-        return [render_approval(event["approval"], text), *blocks]
+        # What is asked about first (the draft, the bill of materials), the question last.
+        return [*blocks, render_approval(event["approval"], text)]
     if kind == "error":
         return [Text.assemble(("✗ Error: ", "bold red"), (text or "the request failed", "red")), *blocks]
     return ([Text(text)] if text else []) + blocks

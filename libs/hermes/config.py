@@ -320,6 +320,8 @@ class FlatChartValues(_Section):
     port: int | None = None
     log_level: str | None = None
     anthropic_api_key: SecretStr | None = None
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     discord_token: SecretStr | None = None
@@ -369,6 +371,8 @@ class LoadedConfig:
     agents: AgentsConfig = field(default_factory=AgentsConfig)
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
     anthropic_api_key: SecretStr | None = None
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None  # an OpenAI-compatible server (vLLM, Ollama, LiteLLM …)
     loaded: list[str] = field(default_factory=list)
     ignored: list[Ignored] = field(default_factory=list)
     errors: list[ConfigProblem] = field(default_factory=list)
@@ -405,8 +409,9 @@ class LoadedConfig:
         values: list[str] = list(self._reference_secrets)
         for section in (self.skills, self.channels, self.agents, self.gateway):
             values.extend(_secrets_in(section))
-        if self.anthropic_api_key is not None:
-            values.append(self.anthropic_api_key.get_secret_value())
+        for key in (self.anthropic_api_key, self.openai_api_key):
+            if key is not None:
+                values.append(key.get_secret_value())
         return sorted({v for v in values if v})
 
     def agent_sandbox_env(self) -> dict[str, str]:
@@ -947,6 +952,12 @@ def _apply_flat_and_env(loader: _Loader, doc: dict[str, Any]) -> None:
     if flat.anthropic_api_key is not None and flat.anthropic_api_key.get_secret_value():
         loader.result.anthropic_api_key = flat.anthropic_api_key
         loader.result.loaded.append("config.anthropicApiKey (set)")
+    if flat.openai_api_key is not None and flat.openai_api_key.get_secret_value():
+        loader.result.openai_api_key = flat.openai_api_key
+        loader.result.loaded.append("config.openaiApiKey (set)")
+    if flat.openai_base_url:
+        loader.result.openai_base_url = flat.openai_base_url
+        loader.result.loaded.append(f"config.openaiBaseUrl = {flat.openai_base_url}")
     if flat.model:
         defaults = doc.setdefault("agents", {}).setdefault("defaults", {}) if isinstance(
             doc.get("agents", {}), dict) else None

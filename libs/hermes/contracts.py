@@ -88,6 +88,18 @@ class ObservedRef(Contract):
     step_id: str
 
 
+class StackChange(Contract):
+    """What one step does to one live stack, as names a person reads (Secret key names, never values)."""
+
+    stack: str
+    action: Literal["create", "update", "keep", "remove"] = "update"
+    added: list[str] = Field(default_factory=list, description="addons and manifests added")
+    changed: list[str] = Field(default_factory=list, description="chart, version, values, replicas, storage")
+    removed: list[str] = Field(default_factory=list, description="what goes away, with its data")
+    secret_keys_added: list[str] = Field(default_factory=list)
+    secret_keys_removed: list[str] = Field(default_factory=list)
+
+
 class PlanStep(Contract):
     """One `ankra` command of a plan, as an argv list without the program name."""
 
@@ -99,6 +111,12 @@ class PlanStep(Contract):
         description="the read whose result (as the executor recorded it) shows the current state, "
                     "e.g. the worker count a scale step starts from",
     )
+    stack_changes: list[StackChange] = Field(
+        default_factory=list, description="for an apply: its diff against the live stacks, read just before")
+    removes: list[str] = Field(
+        default_factory=list, max_length=200,
+        description="what the step removes, in words; a step that removes anything is destructive "
+                    "(the guard raises its risk; it never lowers the catalog's)")
 
 
 class BomLine(Contract):

@@ -1,10 +1,13 @@
 """Profiles: a model, skills, an autonomy level and guardrails, as the guide writes them.
 
 ```json
-"production": {"model": "claude-sonnet-4-20250514", "skills": ["ankra"], "autonomy": "confirm-all",
+"production": {"model": "anthropic/claude-sonnet-4-6", "skills": ["ankra"], "autonomy": "confirm-all",
                "guardrails": {"require_confirmation": ["delete", "deprovision", "scale-down"],
                               "require_architecture_draft": true, "require_bill_of_materials": true}}
 ```
+
+A profile's model is written as OpenClaw writes it, `provider/model` (`anthropic/claude-sonnet-4-6`,
+`openai/gpt-6.1-terra`); a bare model id means an Anthropic model.
 """
 
 from __future__ import annotations
@@ -12,6 +15,50 @@ from __future__ import annotations
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# -- the default models: the one place that names them -----------------------------------------------
+#
+# Anthropic: Claude Sonnet 4.6, the newest Sonnet. Its Claude API ID and alias are both `claude-sonnet-4-6`
+# in the "Latest models comparison" table of Anthropic's models overview
+# (https://platform.claude.com/docs/en/about-claude/models/overview, read 2026-12-01). It is also
+# Anthropic's recommended replacement for Claude Sonnet 4 (`claude-sonnet-4-20250514`), which was
+# retired on 2026-06-15 (https://platform.claude.com/docs/en/about-claude/model-deprecations).
+DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-6"
+# OpenAI: GPT-6.1 Terra, OpenAI's balanced everyday model, served by Chat Completions with function
+# calling (https://developers.openai.com/api/docs/models/gpt-6.1-terra, available since 2026-10-26;
+# `gpt-6.1-terra` is in the pinned `openai` SDK's ChatModel list, with no shutdown date announced).
+DEFAULT_OPENAI_MODEL = "gpt-6.1-terra"
+# The model of every profile that names none.
+DEFAULT_MODEL = f"anthropic/{DEFAULT_ANTHROPIC_MODEL}"
+# Providers Hermes has an engine for, and each one's default model.
+DEFAULT_MODELS: dict[str, str] = {"anthropic": DEFAULT_ANTHROPIC_MODEL, "openai": DEFAULT_OPENAI_MODEL}
+
+_OPENAI_SHAPED = ("gpt-", "chatgpt-", "o1", "o3", "o4", "codex-")
+
+
+def split_model(model: str) -> tuple[str, str]:
+    """`(provider, model id)` of a profile's model: `anthropic/claude-sonnet-4-6` → ("anthropic",
+    "claude-sonnet-4-6"); a bare id is Anthropic's. Only the first `/` splits, so a router's ids
+    (`openrouter/anthropic/claude-…`) keep theirs."""
+    text = model.strip()
+    provider, slash, model_id = text.partition("/")
+    if not slash:
+        return "anthropic", text
+    return provider.strip().lower(), model_id.strip()
+
+
+def qualified_model(model: str) -> str:
+    """The model as `provider/model` (a bare id becomes `anthropic/<id>`)."""
+    provider, model_id = split_model(model)
+    return f"{provider}/{model_id}"
+
+
+def model_hint(model: str) -> str:
+    """A hint for a model id written without its provider that looks like another provider's."""
+    provider, model_id = split_model(model)
+    if "/" not in model.strip() and provider == "anthropic" and model_id.lower().startswith(_OPENAI_SHAPED):
+        return f" A model id without a provider means Anthropic; for OpenAI write `openai/{model_id}`."
+    return ""
 
 
 class Autonomy(StrEnum):
@@ -46,7 +93,7 @@ class Profile(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     name: str = "default"
-    model: str = "claude-sonnet-4-20250514"
+    model: str = DEFAULT_MODEL  # `provider/model`; a bare id is Anthropic's
     skills: list[str] = Field(default_factory=lambda: ["ankra"])
     autonomy: Autonomy = Autonomy.CONFIRM_DESTRUCTIVE
     guardrails: Guardrails = Field(default_factory=Guardrails)

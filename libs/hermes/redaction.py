@@ -459,8 +459,9 @@ _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123
 _UNQUOTED = re.compile(r"[^\s\"'`,;&\\]+")
 # An unquoted password after `:` runs to the end of the line ("correct horse battery staple"), but
 # stops before a closing bracket, a comment, a table border or the next `key:` of a flow mapping.
+# Any blank may come before the stop (a NEL or no-break space too, not only spaces and tabs).
 _TO_EOL = re.compile(
-    r"[^\r\n\"\\`]*?[^\s\"\\`](?=[ \t]*(?:$|[\r\n\"\\`]|[│┃]|[ \t][|#][ \t]"
+    r"[^\r\n\"\\`]*?[^\s\"\\`](?=[^\S\r\n]*(?:$|[\r\n\"\\`]|[│┃]|[ \t][|#][ \t]"
     r"|[,;][ \t]*[\w.\-]+[ \t]*[:=]|[,}\]]+[ \t]*(?:$|[\r\n\"\\])))",
     re.MULTILINE)
 # Quoted values; YAML folds a long quoted scalar onto more-indented lines, so those lines belong to it.

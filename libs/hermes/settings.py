@@ -15,6 +15,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from hermes import subjects
 from hermes.signing import ServiceKey, TrustedKeys, trusted_from_json
 
 
@@ -47,6 +48,11 @@ class SecretFiles(PydanticBaseSettingsSource):
         for name, field in self.settings_cls.model_fields.items():
             value, key, _ = self.get_field_value(field, name)
             if value is not None:
+                # Under the key the other sources use for the field (its first alias), so the sources'
+                # order decides: an explicit value wins over the file, the file over the environment.
+                alias = field.validation_alias
+                if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+                    key = alias.choices[0]
                 values[key] = value
         return values
 
@@ -127,15 +133,23 @@ class Settings(BaseSettings):
         description="extra paths ankra may write inside bubblewrap (the per-run HOME always is)",
     )
     exec_ack_wait_seconds: float = Field(
-        default=60.0, ge=0.5, le=3600,
+        default=subjects.EXEC_ACK_WAIT_SECONDS, ge=0.5, le=3600,
         description="how long JetStream waits for an executor's ack or heartbeat before redelivering an order",
     )
 
-    # Planner's language model (optional: without a key the rules engine answers alone)
+    # Planner's language models (optional: without a key the rules engine answers alone). A profile's
+    # model names its provider (`anthropic/…`, `openai/…`); each provider needs its own key.
     anthropic_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("HERMES_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY")
     )
     anthropic_base_url: str | None = Field(default=None, description="another Messages API endpoint")
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("HERMES_OPENAI_API_KEY", "OPENAI_API_KEY"),
+        description="for `openai/…` models (HERMES_OPENAI_API_KEY_FILE or OPENAI_API_KEY_FILE: from a file)")
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("HERMES_OPENAI_BASE_URL", "OPENAI_BASE_URL"),
+        description="an OpenAI-compatible Chat Completions server (vLLM, Ollama, LiteLLM, …), e.g. "
+                    "http://127.0.0.1:8000/v1; a server that needs no key works without openai_api_key")
     llm_max_steps: int = Field(default=8, ge=1, le=32, description="model calls per request")
     llm_backoff_seconds: float = Field(default=0.5, gt=0, description="first retry delay after 429/529")
 
@@ -146,7 +160,7 @@ class Settings(BaseSettings):
     def known_secrets(self) -> list[str]:
         """Secret values held in settings: redaction removes them from everything outbound."""
         values = [self.api_token, self.service_key, self.ankra_api_token, self.anthropic_api_key,
-                  self.nats_password, self.redis_password]
+                  self.openai_api_key, self.nats_password, self.redis_password]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 
     def require_service_key(self, service: str) -> ServiceKey:

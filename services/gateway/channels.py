@@ -448,7 +448,8 @@ def render_event(event: Mapping[str, Any]) -> Rendered:
     """The gateway's event JSON (`reply_event`) as parts; an approval adds its summary, commands, risks."""
     parts: list[Part] = []
     text = str(event.get("text") or "").strip()
-    if text:
+    approval = event.get("approval")
+    if text and not approval:
         parts.append(Part("text", text))
     for block in event.get("blocks") or []:
         kind = block.get("type")
@@ -459,8 +460,10 @@ def render_event(event: Mapping[str, Any]) -> Rendered:
         elif kind == "table":
             parts.append(Part("code", format_table(list(block.get("columns") or []), list(block.get("rows") or [])),
                               title=str(block.get("title") or "")))
-    approval = event.get("approval")
     if approval:
+        # The draft and bill of materials (the blocks) first; the question, commands and expiry last.
+        if text:
+            parts.append(Part("text", text))
         if approval.get("summary") and approval["summary"].strip() != text:
             parts.append(Part("text", str(approval["summary"])))
         steps = approval.get("steps") or []

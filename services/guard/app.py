@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from faststream import FastStream
-
 from hermes import bus, subjects
 from hermes.contracts import ApprovalDecision, Plan, ProfileSwitch
 from hermes.runtime import ServiceRuntime

@@ -124,6 +124,12 @@ def _confirmation_word(command: ParsedCommand, words: list[str], direction: Dire
     return None
 
 
+def effective_risk(step: PlanStep, command: ParsedCommand) -> Risk:
+    """The catalog's risk, raised to destructive when the step declares that it removes something. A
+    plan can raise a step's risk this way, never lower it."""
+    return Risk.DESTRUCTIVE if step.removes else command.risk
+
+
 def decide_step(step: PlanStep, profile: Profile, allowed: set[str] | None = None,
                 observed: StepResult | None = None) -> StepDecision:
     """The verdict for one step under `profile`.
@@ -135,7 +141,7 @@ def decide_step(step: PlanStep, profile: Profile, allowed: set[str] | None = Non
         command = catalog.parse(step.argv)
     except CommandRefused as err:
         return StepDecision(step, Verdict.REFUSE, f"{catalog.display(step.argv)}: {err}")
-    risk = command.risk
+    risk = effective_risk(step, command)
     shown = f"`{catalog.display(step.argv)}` ({risk.value})"
     if allowed is not None and command.key not in allowed:
         skills = ", ".join(profile.skills) or "none"
@@ -151,6 +157,10 @@ def decide_step(step: PlanStep, profile: Profile, allowed: set[str] | None = Non
     if profile.autonomy is Autonomy.READ_ONLY:
         return StepDecision(step, Verdict.REFUSE,
                             f"{shown} changes something, and profile “{profile.name}” is read-only", command)
+    if step.removes:
+        # A step that removes something is destructive whatever its command: it says what goes.
+        return StepDecision(step, Verdict.APPROVAL, f"{shown} needs approval: it is destructive, it removes "
+                            f"{'; '.join(step.removes)}", command, direction)
     g = profile.guardrails
     word = _confirmation_word(command, g.require_confirmation, direction)
     if word:

@@ -119,7 +119,8 @@ class Guard:
         decision = policy.decide(plan, profile, self.rules.allowed_commands(profile), await self._observed(plan))
         self.rt.log.info("plan decided", plan_id=plan.id, verdict=decision.verdict.value,
                          profile=profile.name, reasons=decision.reasons, requester=requester.user)
-        changes = [s for s in decision.steps if s.command is not None and not _is_read(s.command)]
+        changes = [s for s in decision.steps
+                   if s.command is not None and (s.step.removes or not _is_read(s.command))]
         if decision.verdict is not policy.Verdict.REFUSE and changes and not requester.may("operator"):
             shown = ", ".join(f"`{display(s.step.argv)}`" for s in changes)
             reason = (f"{requester.describe()} may run read-only commands only, and {shown} changes something; "
@@ -268,7 +269,7 @@ class Guard:
             assert item.command is not None  # a refused step never reaches dispatch
             steps.append(OrderStep(
                 step_id=item.step.step_id, argv=item.step.argv, title=item.step.title,
-                risk=item.command.risk.value, command=item.command.key,
+                risk=policy.effective_risk(item.step, item.command).value, command=item.command.key,
                 confirmed=bool(approved_by) and item.command.spec.prompts,
             ))
         order = ExecutionOrder(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import redis.asyncio as aioredis
-
 from hermes.contracts import utcnow
 from hermes.keys import Keys
 from hermes.redaction import Redactor

@@ -35,7 +35,7 @@ KEY_VALUES: dict[str, Any] = {"serviceKeys": {c: k.private_text() + "\n" for c, 
 # The guide's values, as a user arriving from it writes them (plus what Hermes adds per component).
 GUIDE_VALUES: dict[str, Any] = {
     "image": {"repository": "registry.example.com/hermes", "tag": "0.1.0"},
-    "config": {"model": "claude-sonnet-4-20250514", "port": 8789, "logLevel": "info",
+    "config": {"model": "anthropic/claude-sonnet-4-6", "port": 8789, "logLevel": "info",
                "anthropicApiKey": "sk-ant-test", "slackBotToken": "xoxb-1", "slackAppToken": "xapp-1"},
     "resources": {"requests": {"memory": "512Mi", "cpu": "250m"}, "limits": {"memory": "1Gi", "cpu": "1000m"}},
     "persistence": {"enabled": True, "size": "5Gi"},
@@ -409,7 +409,7 @@ def test_config_map_carries_the_guide_config_block_without_secrets() -> None:
     assert "sk-ant-test" not in text and "xoxb-1" not in text and "${" not in text
 
     doc = json.loads(text)
-    assert doc["config"] == {"model": "claude-sonnet-4-20250514", "port": 8789}
+    assert doc["config"] == {"model": "anthropic/claude-sonnet-4-6", "port": 8789}
     env = env_of(deployments(docs)["planner"])
     assert env["HERMES_LOG_LEVEL"]["value"] == "INFO" and env["HERMES_CONFIG"]["value"] == "/etc/hermes/hermes.json"
 

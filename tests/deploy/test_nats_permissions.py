@@ -272,9 +272,9 @@ async def streams(project_nats: AuthNats) -> AuthNats:
 
 
 async def test_unknown_user_and_wrong_password_are_refused(project_nats: AuthNats) -> None:
-    with pytest.raises(Exception):  # noqa: B017 - nats-py raises different errors by version
+    with pytest.raises(Exception):
         await nats.connect(project_nats.url(), allow_reconnect=False, connect_timeout=3, max_reconnect_attempts=0)
-    with pytest.raises(Exception):  # noqa: B017
+    with pytest.raises(Exception):
         await nats.connect(f"nats://gateway:wrong@{project_nats.host}:{project_nats.port}",
                            allow_reconnect=False, connect_timeout=3, max_reconnect_attempts=0)
 

@@ -18,7 +18,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-
 from hermes import embedded
 from hermes.signing import generate_keys
 
@@ -186,7 +185,7 @@ def start_services(stack: HermesStack, ankra_bin: str, ankra_token: str | None,
     if nats_url_for:
         stack.env["HERMES_NATS_URL"] = nats_url_for("gateway")
     for name in SERVICES:
-        log = open(stack.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        log = open(stack.logs / f"{name}.log", "wb")
         service_env = {**env, "HERMES_NATS_URL": nats_url_for(name)} if nats_url_for else dict(env)
         service_env["HERMES_SERVICE_KEY_FILE"] = str(key_dir / f"{name}.key")
         stack.processes[name] = subprocess.Popen([sys.executable, "-m", f"hermes_{name}"], env=service_env,
@@ -195,7 +194,7 @@ def start_services(stack: HermesStack, ankra_bin: str, ankra_token: str | None,
 
 def start_gateway_replica(stack: HermesStack, name: str, port: str) -> subprocess.Popen[bytes]:
     """Another gateway process (a replica, or a restart) on `port`, logging to <name>.log."""
-    log = open(stack.logs / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+    log = open(stack.logs / f"{name}.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "hermes_gateway"], env={**stack.env, "HERMES_HTTP_PORT": port},
                             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     stack.processes[name] = proc

@@ -51,13 +51,15 @@ async def test_a_cluster_pinned_to_a_profile_never_runs_under_looser_rules(pinne
     assert reconciles == [["cluster", "reconcile", "staging-cluster", "-o", "json", "--config", reconciles[0][-1]]]
 
 
-async def test_create_a_monitoring_stack_drafts_prometheus_and_loki(hermes: HermesStack) -> None:
+async def test_create_a_monitoring_stack_where_one_runs_builds_nothing(hermes: HermesStack) -> None:
+    """Both seeded clusters run a `monitoring` stack (kube-prometheus-stack and loki): the request is
+    already met, so nothing is drafted for approval and nothing is applied (the draft itself —
+    prometheus and loki — is the designer's, tests/unit/test_designer.py)."""
     _, events = await hermes.turn("Create a monitoring stack on my staging cluster")
-    asked = _final(events)
-    assert asked["kind"] == "approval", asked
-    charts = {row[1] for b in asked["blocks"] if b["type"] == "table" for row in b["rows"]}
-    assert any("kube-prometheus-stack" in c for c in charts) and any("loki" in c for c in charts)
-    assert asked["approval"]["steps"][0][:2] == ["cluster", "apply"]
+    answered = _final(events)
+    assert answered["kind"] == "answer", answered
+    assert "Nothing to build" in answered["text"]
+    assert not [c for c in hermes.emulator_calls() if c["argv"][:2] == ["cluster", "apply"]]
 
 
 async def test_now_the_same_on_production_reuses_the_previous_request(hermes: HermesStack) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from ankra_emulator.seed import PRODUCTION_ID
 
 from .conftest import HermesStack
 
@@ -35,7 +36,8 @@ async def test_design_conversation_drafts_asks_and_builds_after_yes(hermes: Herm
     assert "bitnami/postgresql-ha" in charts and "bitnami/redis" in charts
     assert "estimate" in bom["title"].lower()
     prompt = approval["approval"]
-    assert prompt["steps"] == [["cluster", "apply", "-f", "stack.yaml", "--cluster", "staging-cluster"]]
+    # `cluster apply` is asynchronous unless told to wait: Hermes follows it to its end
+    assert prompt["steps"] == [["cluster", "apply", "-f", "stack.yaml", "--cluster", "staging-cluster", "--wait"]]
     # the pre-flight ran, the build did not
     argvs = [c["argv"] for c in hermes.emulator_calls()]
     assert any(a[:2] == ["cluster", "validate"] for a in argvs)
@@ -43,7 +45,7 @@ async def test_design_conversation_drafts_asks_and_builds_after_yes(hermes: Herm
 
     _, built = await hermes.turn("y", conversation_id=cid)
     final = _final(built)
-    assert final["kind"] == "answer", final
+    assert final["kind"] == "answer", final["text"]
     applies = [c for c in hermes.emulator_calls() if c["argv"][:2] == ["cluster", "apply"]]
     assert len(applies) == 1 and applies[0]["exit_code"] == 0
 
@@ -83,7 +85,9 @@ async def test_scaling_reads_the_current_count_first_then_asks(hermes: HermesSta
     _, events = await hermes.turn("Scale production to 7 workers", conversation_id=cid)
     approval = _final(events)
     assert approval["kind"] == "approval", approval["text"]
-    assert approval["approval"]["steps"] == [["cluster", "scale", "production", "7"]]
+    # the CLI looks the cluster up by id; people see its name
+    assert approval["approval"]["steps"] == [["cluster", "scale", PRODUCTION_ID, "7"]]
+    assert "production" in approval["text"]
     assert "5" in approval["text"] and "scale up" in approval["text"].lower()
     argvs = [c["argv"] for c in hermes.emulator_calls()]
     assert any(a[:3] == ["cluster", "ovh", "workers"] for a in argvs), "the count was read first"

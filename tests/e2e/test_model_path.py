@@ -1,5 +1,5 @@
-"""The Anthropic engine inside the running planner: the real `anthropic` SDK against a local fake of
-the Messages API, the four services, and the emulator. The model proposes; the guard decides."""
+"""The model engines inside the running planner: the real `anthropic` and `openai` SDKs against local
+fakes of their APIs, the four services, and the emulator. The model proposes; the guard decides."""
 
 from __future__ import annotations
 
@@ -8,14 +8,26 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hermes.profiles import DEFAULT_ANTHROPIC_MODEL, DEFAULT_OPENAI_MODEL
 
+from tests.fakes import openai_server
 from tests.fakes.anthropic_server import FakeAnthropic, error, reply, tool_call
+from tests.fakes.openai_server import FakeOpenAI
 
 from .conftest import HermesStack, running_hermes
 
 pytestmark = pytest.mark.e2e
 
 KEY = "sk-ant-" + "e2e" * 12
+OPENAI_KEY = "sk-proj-" + "e2e" * 12
+RETIRED = "claude-sonnet-4-20250514"  # Claude Sonnet 4, retired by Anthropic on 2026-06-15
+
+
+def _config(tmp_path: Path, model: str) -> str:
+    """A config file whose default profile uses `model`."""
+    path = tmp_path / "openclaw.json"
+    path.write_text(json.dumps({"profiles": {"default": {"model": model, "skills": ["ankra"]}}}))
+    return str(path)
 
 
 @pytest.fixture
@@ -104,3 +116,39 @@ async def test_an_overloaded_api_ends_in_a_clear_error_reply(model_stack) -> Non
     assert final["kind"] == "error"
     assert "overload" in final["text"].lower()
     assert KEY not in final["text"]
+
+
+async def test_a_profile_on_openai_answers_through_chat_completions(tmp_path: Path, stack_servers,
+                                                                    emulator_state) -> None:
+    async with FakeOpenAI(OPENAI_KEY, models=[DEFAULT_OPENAI_MODEL]) as fake:
+        fake.add(openai_server.tool_call("ankra-cluster-list", {}, id="call_list"),
+                 openai_server.reply("You have production and staging-cluster; both are online."))
+        env = {"HERMES_CONFIG": _config(tmp_path, f"openai/{DEFAULT_OPENAI_MODEL}"),
+               "HERMES_OPENAI_API_KEY": OPENAI_KEY, "HERMES_OPENAI_BASE_URL": fake.base_url,
+               "HERMES_LLM_BACKOFF_SECONDS": "0.01"}
+        async with running_hermes(tmp_path / "logs", *stack_servers, emulator_state, prefix="e2e-openai",
+                                  extra_env=env) as stack:
+            _, events = await stack.turn("Something feels off with my apps, where should I start looking?")
+            final = _final(events)
+            assert final["kind"] == "answer", final
+            assert final["text"] == "You have production and staging-cluster; both are online."
+            assert any(a[:2] == ["cluster", "list"] for a in _argvs(stack))
+        assert fake.problems == [], "the planner sent a request the real API would refuse"
+        assert len(fake.requests) == 2 and all(b["model"] == DEFAULT_OPENAI_MODEL for b in fake.bodies)
+        [result] = [m for m in fake.bodies[1]["messages"] if m["role"] == "tool"]
+        assert result["tool_call_id"] == "call_list" and "staging-cluster" in result["content"]
+        assert OPENAI_KEY not in fake.raw_requests() and stack.token not in fake.raw_requests()
+
+
+async def test_a_retired_model_gets_a_clear_error_reply(tmp_path: Path, stack_servers, emulator_state) -> None:
+    async with FakeAnthropic(KEY, models=[DEFAULT_ANTHROPIC_MODEL]) as fake:
+        env = {"HERMES_CONFIG": _config(tmp_path, RETIRED), "HERMES_ANTHROPIC_API_KEY": KEY,
+               "HERMES_ANTHROPIC_BASE_URL": fake.base_url, "HERMES_LLM_BACKOFF_SECONDS": "0.01"}
+        async with running_hermes(tmp_path / "logs", *stack_servers, emulator_state, prefix="e2e-retired",
+                                  extra_env=env) as stack:
+            _, events = await stack.turn("any thoughts on how things are going lately?")
+            final = _final(events)
+        assert fake.problems == []
+    assert final["kind"] == "error", final
+    assert RETIRED in final["text"] and f"anthropic/{DEFAULT_ANTHROPIC_MODEL}" in final["text"]
+    assert "Traceback" not in final["text"] and KEY not in final["text"]

@@ -18,15 +18,16 @@ from typing import Any
 import nats
 import pytest
 import redis.asyncio as aioredis
+from ankra_emulator.seed import STAGING_ID
 from hermes import subjects
 from hermes.access import stamp
 from hermes.audit import read_audit
 from hermes.contracts import ApprovalDecision, AuditRecord, Plan, PlanStep
 from hermes.keys import Keys
 from hermes.signing import ServiceKey
+from hermes.stores.approvals import PendingApproval
 from hermes_cli.main import app
 from hermes_guard.approvals import hash_plan
-from hermes.stores.approvals import PendingApproval
 from typer.testing import CliRunner
 
 from .conftest import HermesStack, running_hermes
@@ -277,7 +278,7 @@ async def test_a_decision_or_plan_published_on_the_bus_without_the_gateways_stam
 async def test_an_approval_edited_in_redis_is_refused_and_nothing_runs(people: HermesStack) -> None:
     sent, events = await people.turn("Scale staging-cluster to 2 workers", user="alice")
     asked = _final(events)
-    assert asked["kind"] == "approval" and asked["approval"]["steps"] == [["cluster", "scale", "staging-cluster", "2"]]
+    assert asked["kind"] == "approval" and asked["approval"]["steps"] == [["cluster", "scale", STAGING_ID, "2"]]
     approval_id = asked["approval"]["approval_id"]
     client = aioredis.Redis.from_url(people.redis_url, decode_responses=True)
     try:

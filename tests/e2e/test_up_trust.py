@@ -23,7 +23,7 @@ from hermes_cli import paths
 from hermes_guard.approvals import hash_plan
 from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
 
-from tests.cli.test_up_e2e import hermes_up  # noqa: F401 - the fixture: `hermes up` as a person runs it
+from tests.cli.test_up_e2e import hermes_up
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -82,7 +82,7 @@ def _calls(state: Path, *prefix: str) -> list[list[str]]:
     return [argv for argv in calls if argv[:len(prefix)] == list(prefix)]
 
 
-async def test_a_hermes_up_machine_holds_against_the_attacks(hermes_up) -> None:  # noqa: F811
+async def test_a_hermes_up_machine_holds_against_the_attacks(hermes_up) -> None:
     proc, output, state, port = hermes_up
     if not await asyncio.to_thread(output.wait_for, "Ready.", 120):
         pytest.fail(f"hermes up did not get ready:\n{output.rest(1)}")
@@ -138,7 +138,7 @@ async def test_a_hermes_up_machine_holds_against_the_attacks(hermes_up) -> None:
         try:
             await gateway.subscribe(subjects.EXEC_ORDER)
             await gateway.flush(timeout=5)
-            with pytest.raises(Exception):  # noqa: B017 - the JetStream API refuses (permission or timeout)
+            with pytest.raises(Exception):
                 await gateway.jetstream().update_stream(name=subjects.EXEC_STREAM.name, subjects=["x.>"])
             deadline = time.monotonic() + 5
             while not any("ermissions" in e for e in errors) and time.monotonic() < deadline:

@@ -4,17 +4,16 @@ HTTP → gateway → planner → guard → executor (the emulator as `ankra`) �
 from __future__ import annotations
 
 import base64
-
 import json
 from datetime import timedelta
 from pathlib import Path
 
 import nats
 import pytest
-
+from ankra_emulator.seed import PRODUCTION_ID, STAGING_ID
 from hermes import subjects
-from hermes.contracts import ChatMessage, ExecutionOrder, OrderStep, Plan, PlanStep, utcnow
 from hermes.access import stamp
+from hermes.contracts import ChatMessage, ExecutionOrder, OrderStep, Plan, PlanStep, utcnow
 from hermes.signing import ServiceKey, sign_order
 
 from .conftest import HermesStack, running_hermes
@@ -34,10 +33,12 @@ async def test_list_my_ankra_clusters_shows_both_clusters(hermes: HermesStack) -
     final = _final(events)
     assert final["kind"] == "answer"
     table = next(b for b in final["blocks"] if b["type"] == "table")
-    assert table["columns"] == ["NAME", "PROVIDER", "STATE", "WORKERS"]
+    # `cluster list -o json` as the real CLI prints it: the provider is `kind`, `nodes` counts the
+    # control plane too, a healthy cluster is `online`.
+    assert table["columns"] == ["NAME", "KIND", "STATE", "NODES", "ID"]
     rows = {row[0]: row for row in table["rows"]}
-    assert rows["staging-cluster"] == ["staging-cluster", "hetzner", "running", "3"]
-    assert rows["production"] == ["production", "ovh", "running", "5"]
+    assert rows["staging-cluster"] == ["staging-cluster", "hetzner", "online", "4", STAGING_ID]
+    assert rows["production"] == ["production", "ovh", "online", "6", PRODUCTION_ID]
 
 
 async def test_reconcile_the_production_cluster_runs_it_once_and_reports_it(hermes: HermesStack) -> None:

@@ -1,10 +1,12 @@
 """A local fake of the Anthropic Messages API, for driving the real `anthropic` SDK in tests.
 
-`FakeAnthropic` serves `POST /v1/messages` on 127.0.0.1 (a free port). It checks the API key (the `x-api-key`
-header, or `Authorization: Bearer …`, which the SDK 2.x sends for `api_key=`), the `anthropic-version`
-header and the basic shape of the request (roles, tool_use → tool_result
-pairing, tool names), answers with the scripted responses in order, and records every request
-(headers and JSON body) in `requests`. Scripted items:
+`FakeAnthropic` serves `POST /v1/messages` and the models API (`GET /v1/models`, `GET /v1/models/{id}`)
+on 127.0.0.1 (a free port). It checks the API key (the `x-api-key` header, or `Authorization: Bearer …`,
+which the SDK 2.x sends for `api_key=`), the `anthropic-version` header and the basic shape of the
+request (roles, tool_use → tool_result pairing, tool names), answers with the scripted responses in
+order (or per request, see `tests.fakes.llm_server`), and records every request (headers and JSON
+body) in `requests`. With `models=[…]`, only those models exist: a message to another one gets the
+404 `not_found_error` a retired model gets. Scripted items:
 
 - `reply(text)`: an assistant text turn (`stop_reason: end_turn`).
 - `tool_call(name, input, id=None, text=None)` / `tool_calls([(name, input), …], text=None)`: a
@@ -13,6 +15,7 @@ pairing, tool names), answers with the scripted responses in order, and records 
   `overloaded_error`, 500 `api_error`.
 - `slow(seconds, then=None)`: wait before answering (for client timeouts); `then` defaults to an
   `api_error`, which a client that timed out never sees.
+- `recorded(body)`: a Messages API response as it was once sent, replayed exactly.
 
 Usage is made up but consistent: input tokens ≈ request size / 4; the first request with a given cached
 prefix (tools + system, when they carry `cache_control`) reports `cache_creation_input_tokens`, later
@@ -21,27 +24,22 @@ ones `cache_read_input_tokens`.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import itertools
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any, Self
+from collections.abc import Iterable
+from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.llm_server import FakeLLMServer, Scripted, load_recordings, recorded
+
+__all__ = ["FakeAnthropic", "Scripted", "error", "load_recordings", "recorded", "reply", "slow", "tool_call",
+           "tool_calls"]
+
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _counter = itertools.count(1)
-
-
-@dataclass
-class Scripted:
-    status: int = 200
-    body: dict[str, Any] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-    usage: dict[str, int] | None = None
 
 
 def reply(text: str, *, stop_reason: str = "end_turn", usage: dict[str, int] | None = None) -> Scripted:
@@ -73,96 +71,77 @@ def error(status: int, type_: str, message: str, headers: dict[str, str] | None 
 
 def slow(seconds: float, then: Scripted | None = None) -> Scripted:
     item = then or error(500, "api_error", "the fake answered too late")
-    return Scripted(status=item.status, body=item.body, headers=item.headers, delay=seconds, usage=item.usage)
+    return Scripted(status=item.status, body=item.body, headers=item.headers, delay=seconds, usage=item.usage,
+                    raw=item.raw)
 
 
-class FakeAnthropic:
+class FakeAnthropic(FakeLLMServer):
     """The fake server. `async with FakeAnthropic(api_key) as fake:` then use `fake.base_url`."""
 
-    def __init__(self, api_key: str = "sk-ant-fake-key-000000000000000000", script: list[Scripted] | None = None) -> None:
-        self.api_key = api_key
-        self.script: list[Scripted] = list(script or [])
-        self.requests: list[dict[str, Any]] = []  # every POST /v1/messages: {"headers", "body", "status"}
-        self.problems: list[str] = []  # request-shape errors the fake answered with 400
+    def __init__(self, api_key: str = "sk-ant-fake-key-000000000000000000", script: list[Scripted] | None = None,
+                 models: Iterable[str] | None = None) -> None:
+        super().__init__(api_key, script, models)
         self._prefixes: set[str] = set()
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
 
-    # -- lifecycle ---------------------------------------------------------------------------------
-    async def start(self) -> str:
-        app = web.Application(client_max_size=8 * 1024 * 1024)
-        app.router.add_post("/v1/messages", self._messages)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
-        return self.base_url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    def add(self, *items: Scripted) -> None:
-        self.script.extend(items)
-
-    # -- views for assertions --------------------------------------------------------------------------
     @property
-    def bodies(self) -> list[dict[str, Any]]:
-        return [r["body"] for r in self.requests]
+    def base_url(self) -> str:
+        """What `base_url=` of the SDK takes (it adds `/v1/…`)."""
+        return self.root
 
-    def raw_requests(self) -> str:
-        """Every recorded request (headers except the key, and bodies) as one string, for searches."""
-        return "\n".join(json.dumps({"headers": {k: v for k, v in r["headers"].items()
-                                                 if k not in ("x-api-key", "authorization")},
-                                     "body": r["body"]}) for r in self.requests)
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/v1/messages", self._messages)
+        app.router.add_get("/v1/models", self._list_models)
+        app.router.add_get("/v1/models/{model_id:.+}", self._get_model)
 
-    # -- the endpoint --------------------------------------------------------------------------------
-    async def _messages(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = {"_unparsed": raw.decode(errors="replace")}
-        record: dict[str, Any] = {"headers": headers, "body": body, "status": None}
-        self.requests.append(record)
-        if self._presented_key(headers) != self.api_key:
+    # -- the models API ------------------------------------------------------------------------------
+    def _refused(self, record: dict[str, Any], headers: dict[str, str]) -> web.Response | None:
+        if not self.key_ok(headers):
             return self._send(record, error(401, "authentication_error", "invalid x-api-key"))
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", headers.get("anthropic-version", "")):
             return self._send(record, error(400, "invalid_request_error", "anthropic-version header is required"))
+        return None
+
+    @staticmethod
+    def _model_object(model_id: str) -> dict[str, Any]:
+        return {"type": "model", "id": model_id, "display_name": model_id, "created_at": "2026-01-01T00:00:00Z"}
+
+    async def _get_model(self, request: web.Request) -> web.Response:
+        record = await self.record(request, lookup=True)
+        if (refused := self._refused(record, record["headers"])) is not None:
+            return refused
+        model_id = request.match_info["model_id"]
+        if not self.has_model(model_id):
+            return self._send(record, error(404, "not_found_error", f"model: {model_id}"))
+        record["status"] = 200
+        return web.json_response(self._model_object(model_id), headers={"request-id": "req_fake"})
+
+    async def _list_models(self, request: web.Request) -> web.Response:
+        record = await self.record(request, lookup=True)
+        if (refused := self._refused(record, record["headers"])) is not None:
+            return refused
+        data = [self._model_object(m) for m in self.models or []]
+        record["status"] = 200
+        return web.json_response({"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
+                                  "last_id": data[-1]["id"] if data else None})
+
+    # -- the Messages API ----------------------------------------------------------------------------
+    async def _messages(self, request: web.Request) -> web.StreamResponse:
+        record = await self.record(request)
+        body = record["body"] if isinstance(record["body"], dict) else {}
+        if (refused := self._refused(record, record["headers"])) is not None:
+            return refused
         problem = _check_request(body)
         if problem:
             self.problems.append(problem)
             return self._send(record, error(400, "invalid_request_error", problem))
-        if not self.script:
-            return self._send(record, error(500, "api_error", "fake: no scripted response left"))
-        item = self.script.pop(0)
-        if item.delay:
-            await asyncio.sleep(item.delay)
+        if not self.has_model(body["model"]):
+            return self._send(record, error(404, "not_found_error", f"model: {body['model']}"))
+        item = await self.next_answer(body, error(500, "api_error", "fake: no scripted response left"))
         return self._send(record, item)
-
-    @staticmethod
-    def _presented_key(headers: dict[str, str]) -> str | None:
-        """The key from `x-api-key` (the documented header) or `Authorization: Bearer …` (what the SDK
-        2.x sends for `api_key=`)."""
-        if "x-api-key" in headers:
-            return headers["x-api-key"]
-        scheme, _, value = headers.get("authorization", "").partition(" ")
-        return value if scheme.lower() == "bearer" else None
 
     def _send(self, record: dict[str, Any], item: Scripted) -> web.Response:
         record["status"] = item.status
-        if item.status != 200:
+        if item.raw or item.status != 200:
             return web.json_response(item.body, status=item.status,
                                      headers={"request-id": "req_fake", **item.headers})
         body = record["body"]

@@ -6,14 +6,19 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from hermes.access import Principal
 from hermes.contracts import ArchitectureDraft, Plan, PlanStep
 from hermes.keys import Keys
 from hermes.profiles import DEFAULT_PROFILE, Autonomy, Profile
 from hermes.signing import ServiceKey, TrustedKeys
-from hermes_guard.approvals import (ApprovalRefused, ApprovalStore, ApprovalTampered, BuildLocked,
-                                    NeedsSecondApprover, hash_plan)
+from hermes_guard.approvals import (
+    ApprovalRefused,
+    ApprovalStore,
+    ApprovalTampered,
+    BuildLocked,
+    NeedsSecondApprover,
+    hash_plan,
+)
 
 from tests.waiting import clock_past
 

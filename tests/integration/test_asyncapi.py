@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-
 from hermes import subjects
 from hermes_cli.asyncapi import build_document
 
@@ -32,9 +31,8 @@ def test_document_covers_every_consumed_subject_with_its_message_schema() -> Non
 
 
 def test_hermes_asyncapi_prints_the_document(tmp_path) -> None:
-    from typer.testing import CliRunner
-
     from hermes_cli.main import app
+    from typer.testing import CliRunner
 
     result = CliRunner().invoke(app, ["asyncapi", "--output", str(tmp_path / "bus.yaml")])
     assert result.exit_code == 0, result.output

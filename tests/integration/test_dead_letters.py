@@ -7,7 +7,6 @@ import json
 
 import nats
 import pytest
-
 from hermes import subjects
 from hermes.contracts import DeadLetter, Reply
 from hermes.settings import Settings

@@ -7,13 +7,12 @@ import json
 
 import pytest
 from faststream.nats import TestNatsBroker
-
 from hermes import bus, subjects
+from hermes.config import load_config
 from hermes.contracts import ChatMessage, ExecutionResult, Plan, Reply, StepResult
 from hermes.runtime import ServiceRuntime
 from hermes.settings import Settings
 from hermes.signing import ServiceKey, generate_keys
-from hermes.config import load_config
 from hermes_planner.service import Planner
 
 
@@ -81,11 +80,38 @@ async def test_result_becomes_the_final_reply_with_a_table(planner_runtime) -> N
     result = ExecutionResult(conversation_id="c3", correlation_id="m3", order_id="o3", plan_id="p3",
                              outcome="ok", steps=[StepResult(
                                  step_id="s", argv=["cluster", "list"], command="cluster list", outcome="ok",
-                                 exit_code=0, data=[{"name": "production", "kind": "ovh", "state": "running",
-                                                     "workers": 5}])])
+                                 exit_code=0, data=[{"id": "c-1", "name": "production", "kind": "ovh",
+                                                     "state": "online", "nodes": 5}])])
     await bus.publish(rt.broker, result, subjects.EXEC_RESULT)
     reply = await asyncio.wait_for(seen[subjects.REPLY_CREATED].get(), 15)
     assert reply.final and reply.kind == "answer"
-    assert reply.blocks[0].rows == [["production", "ovh", "running", "5"]]
+    assert reply.blocks[0].rows == [["production", "ovh", "online", "5", "c-1"]]
     history = await rt.redis.lrange(rt.keys.history("c3"), 0, -1)
     assert history, "the turn is remembered"
+
+
+async def test_a_change_hermes_made_to_a_cluster_makes_the_next_request_read_the_list_again(planner_runtime) -> None:
+    """A cluster created (or scaled, deprovisioned, applied to) by Hermes is not resolved against the list
+    from before the change: the planner forgets it, so the next name is looked up afresh."""
+    rt, seen = planner_runtime
+    listed = ExecutionResult(conversation_id="c4", correlation_id="m4", order_id="o4", plan_id="p4",
+                             outcome="ok", steps=[StepResult(
+                                 step_id="s", argv=["cluster", "list"], command="cluster list", outcome="ok",
+                                 exit_code=0, data=[{"id": "c-1", "name": "production", "kind": "ovh"}])])
+    await bus.publish(rt.broker, listed, subjects.EXEC_RESULT)
+    await asyncio.wait_for(seen[subjects.REPLY_CREATED].get(), 15)
+    assert await rt.redis.get(rt.keys.clusters()) is not None
+    read = ExecutionResult(conversation_id="c4", correlation_id="m5", order_id="o5", plan_id="p5", outcome="ok",
+                           steps=[StepResult(
+                               step_id="s", argv=["tokens", "list"], command="tokens list", outcome="ok",
+                               exit_code=0, data=[])])
+    await bus.publish(rt.broker, read, subjects.EXEC_RESULT)
+    await asyncio.wait_for(seen[subjects.REPLY_CREATED].get(), 15)
+    assert await rt.redis.get(rt.keys.clusters()) is not None, "a read changes nothing"
+    deprovisioned = ExecutionResult(
+        conversation_id="c4", correlation_id="m6", order_id="o6", plan_id="p6", outcome="ok",
+        steps=[StepResult(step_id="s", argv=["cluster", "deprovision", "production"], command="cluster deprovision",
+                          outcome="ok", exit_code=0, stdout="Cluster deprovisioned.")])
+    await bus.publish(rt.broker, deprovisioned, subjects.EXEC_RESULT)
+    await asyncio.wait_for(seen[subjects.REPLY_CREATED].get(), 15)
+    assert await rt.redis.get(rt.keys.clusters()) is None

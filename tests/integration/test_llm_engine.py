@@ -3,7 +3,9 @@
 Proves the engine's rails: structured tool calls become argv lists only through the command catalog;
 a call that does not parse goes back to the model as a tool error and never becomes a step; command
 output reaches the model only as a delimited data block; secrets never reach the API; the engine
-proposes and never runs (no `--yes`, one request per proposal); errors end in a clear `Failed`.
+proposes and never runs (no `--yes`, one request per proposal); errors end in a clear `Failed`, a
+retired model included. Also the registry (`Engines`: the profile's `provider/model` picks the engine)
+and its start-up check against the providers' models APIs.
 """
 
 from __future__ import annotations
@@ -17,10 +19,15 @@ from typing import Any
 import pytest
 from hermes.catalog import COMMANDS, ArgKind, Risk, file_name_problem, parse
 from hermes.contracts import StepResult
+from hermes.profiles import DEFAULT_ANTHROPIC_MODEL, DEFAULT_MODEL, DEFAULT_OPENAI_MODEL, Profile
 from hermes.redaction import Redactor
-from hermes_planner import rules
-from hermes_planner.llm import (
-    AnthropicEngine,
+from hermes.runtime import ServiceRuntime
+from hermes.settings import Settings
+from hermes.skills import SkillSet
+from hermes_planner import decisions
+from hermes_planner.engines import Engines, UnavailableEngine
+from hermes_planner.engines.anthropic import AnthropicEngine
+from hermes_planner.engines.model import (
     Ask,
     Design,
     Failed,
@@ -28,13 +35,16 @@ from hermes_planner.llm import (
     ProposeSteps,
     Revise,
     Switch,
-    ToolResult,
-    Transcript,
     rules_first,
 )
-from hermes_planner.llm_tools import CONTROL_TOOLS, tool_name
+from hermes_planner.engines.openai import OpenAIEngine
+from hermes_planner.engines.rules import engine as rules
+from hermes_planner.engines.tools import CONTROL_TOOLS, tool_name
+from hermes_planner.engines.transcript import ToolResult, Transcript
+from structlog.testing import capture_logs
 
-from tests.fakes.anthropic_server import FakeAnthropic, error, reply, slow, tool_call, tool_calls
+from tests.fakes.anthropic_server import FakeAnthropic, error, recorded, reply, slow, tool_call, tool_calls
+from tests.fakes.openai_server import FakeOpenAI
 
 KEY = "sk-ant-api03-test-key-AAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 MODEL = "claude-test-model"
@@ -572,12 +582,12 @@ def test_transcript_start_maps_and_trims_history():
     "My app needs a Postgres database and a Redis cache on staging. Set it up.",
 ])
 def test_rules_first_for_what_the_rules_know(text):
-    context = rules.RulesContext(profiles=("default", "production"), pending_approval_ids=("ap1",))
+    context = rules.Context(profiles=("default", "production"), pending_approval_ids=("ap1",))
     assert rules_first(text, context) is True
 
 
 def test_rules_first_for_a_revision_of_a_draft():
-    assert rules_first("make the postgres storage 50Gi", rules.RulesContext(has_design=True)) is True
+    assert rules_first("make the postgres storage 50Gi", rules.Context(has_design=True)) is True
 
 
 @pytest.mark.parametrize("text", [
@@ -588,7 +598,7 @@ def test_rules_first_for_a_revision_of_a_draft():
     "",
 ])
 def test_rules_first_is_false_for_help_and_questions_back(text):
-    assert rules_first(text, rules.RulesContext(profiles=("default", "production"))) is False
+    assert rules_first(text, rules.Context(profiles=("default", "production"))) is False
 
 
 def test_file_arguments_in_the_tool_schema_are_plain_file_names():
@@ -612,3 +622,131 @@ def test_file_arguments_in_the_tool_schema_are_plain_file_names():
         for value in samples:
             accepted = re.search(pattern, value) is not None  # JSON-schema `pattern` is a search
             assert accepted == (file_name_problem(value) is None), (pattern, value)
+
+
+# -- a retired model, at request time ----------------------------------------------------------------
+
+
+RETIRED = "claude-sonnet-4-20250514"  # Claude Sonnet 4, retired by Anthropic on 2026-06-15
+
+
+async def test_a_retired_model_fails_clearly_at_request_time():
+    async with FakeAnthropic(KEY, models=[DEFAULT_ANTHROPIC_MODEL]) as fake:
+        engine = AnthropicEngine(KEY, RETIRED, base_url=fake.base_url, backoff_base=0.001)
+        try:
+            action = await engine.next_action(Transcript.start([], "hello"))
+            decision = engine.decision(action, Transcript.start([], "hello"))
+        finally:
+            await engine.close()
+        assert len(fake.requests) == 1  # a 404 is not retried
+    assert isinstance(action, Failed) and action.reason == "model_not_found"
+    assert f"no model {RETIRED!r} (404 not found)" in action.text and "retired" in action.text
+    assert f"anthropic/{DEFAULT_ANTHROPIC_MODEL}" in action.text and "Nothing was run" in action.text
+    assert decision == decisions.Answer(action.text, kind="error")  # what the person reads
+
+
+async def test_an_openai_model_written_without_its_provider_gets_a_hint():
+    async with FakeAnthropic(KEY, models=[DEFAULT_ANTHROPIC_MODEL]) as fake:
+        engine = AnthropicEngine(KEY, DEFAULT_OPENAI_MODEL, base_url=fake.base_url)
+        try:
+            action = await engine.next_action(Transcript.start([], "hello"))
+        finally:
+            await engine.close()
+    assert isinstance(action, Failed) and f"write `openai/{DEFAULT_OPENAI_MODEL}`" in action.text
+
+
+async def test_recorded_messages_replay_exactly(fake, make_engine):
+    fake.replay([{"id": "msg_rec", "type": "message", "role": "assistant", "model": "claude-sonnet-4-6",
+                  "content": [{"type": "text", "text": "Recorded answer."}], "stop_reason": "end_turn",
+                  "stop_sequence": None,
+                  "usage": {"input_tokens": 11, "output_tokens": 3, "cache_creation_input_tokens": 0,
+                            "cache_read_input_tokens": 2900}}])
+    action = await make_engine().next_action(Transcript.start([], "hi"))
+    assert isinstance(action, Final) and action.text == "Recorded answer."
+    assert action.usage == [{"input": 11, "output": 3, "cache_creation": 0, "cache_read": 2900, "retries": 0}]
+    fake.responder = lambda body: recorded(
+        {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, status=529)
+    failed = await make_engine(max_retries=0).next_action(Transcript.start([], "again"))
+    assert isinstance(failed, Failed) and failed.reason == "overloaded"
+
+
+# -- the registry and the start-up check ---------------------------------------------------------------
+
+
+def _engines(settings: Settings) -> Engines:
+    runtime = ServiceRuntime("planner", settings, configure_logging=False)
+    return Engines(runtime.settings, SkillSet([]), ["default", "production"], runtime)
+
+
+async def test_the_profiles_model_picks_the_engine():
+    engines = _engines(Settings(anthropic_api_key=KEY, anthropic_base_url="http://127.0.0.1:9",
+                                openai_api_key="sk-proj-" + "F" * 32, openai_base_url="http://127.0.0.1:9/v1"))
+    try:
+        default = engines.model(Profile().model)
+        assert Profile().model == DEFAULT_MODEL == f"anthropic/{DEFAULT_ANTHROPIC_MODEL}"
+        assert isinstance(default, AnthropicEngine) and default.model == DEFAULT_ANTHROPIC_MODEL
+        assert engines.model(DEFAULT_ANTHROPIC_MODEL) is default  # a bare id means Anthropic
+        gpt = engines.model(f"openai/{DEFAULT_OPENAI_MODEL}")
+        assert isinstance(gpt, OpenAIEngine) and gpt.name == f"openai/{DEFAULT_OPENAI_MODEL}"
+        assert engines.by_name(gpt.name) is gpt and engines.by_name("rules") is engines.rules
+        assert engines.model("google/gemini-x") is None
+    finally:
+        await engines.close()
+    only_anthropic = _engines(Settings(anthropic_api_key=KEY, openai_api_key=None, openai_base_url=None))
+    assert only_anthropic.model(f"openai/{DEFAULT_OPENAI_MODEL}") is None and only_anthropic.available
+    await only_anthropic.close()
+
+
+async def test_startup_check_names_each_failing_model_and_what_to_use():
+    profiles = {"default": Profile(), "production": Profile(name="production", model=RETIRED),
+                "sandbox": Profile(name="sandbox", model=f"openai/{DEFAULT_OPENAI_MODEL}"),
+                "lab": Profile(name="lab", model="google/gemini-x")}
+    async with FakeAnthropic(KEY, models=[DEFAULT_ANTHROPIC_MODEL]) as claude, \
+            FakeOpenAI("sk-proj-" + "G" * 32, models=[DEFAULT_OPENAI_MODEL]) as gpt:
+        engines = _engines(Settings(anthropic_api_key=KEY, anthropic_base_url=claude.base_url,
+                                    openai_api_key="sk-proj-" + "G" * 32, openai_base_url=gpt.base_url))
+        try:
+            with capture_logs() as logs:
+                checks = {c.model: c for c in await engines.check(profiles)}
+            retired = engines.model(RETIRED)
+            answer = await retired.next("what is going on?", decisions.Context())
+        finally:
+            await engines.close()
+        assert claude.requests == [] and gpt.requests == []  # the check calls no model
+        assert sorted(r["path"] for r in claude.lookups) == sorted(
+            [f"/v1/models/{DEFAULT_ANTHROPIC_MODEL}", f"/v1/models/{RETIRED}"])
+    assert checks[DEFAULT_MODEL].ok and checks[f"openai/{DEFAULT_OPENAI_MODEL}"].ok
+    bad = checks[f"anthropic/{RETIRED}"]
+    assert not bad.ok and bad.fatal and bad.profiles == ("production",)
+    assert RETIRED in bad.problem and f"anthropic/{DEFAULT_ANTHROPIC_MODEL}" in bad.problem
+    assert "profile production" in bad.problem
+    lab = checks["google/gemini-x"]
+    assert lab.fatal and "no engine for provider 'google'" in lab.problem
+    errors = [e for e in logs if e["log_level"] == "error"]
+    assert {e["model"] for e in errors} == {f"anthropic/{RETIRED}", "google/gemini-x"}
+    assert all(e["event"] == "model unusable" and e["problem"] for e in errors)
+    # A request to the failing model gets the same message, and the API is not called for it.
+    assert isinstance(retired, UnavailableEngine)
+    assert answer.kind == "error" and RETIRED in answer.text and DEFAULT_ANTHROPIC_MODEL in answer.text
+
+
+async def test_startup_check_warns_when_a_profiles_provider_has_no_key():
+    async with FakeOpenAI("sk-proj-" + "H" * 32, models=[DEFAULT_OPENAI_MODEL]) as gpt:
+        engines = _engines(Settings(anthropic_api_key=None, openai_api_key="sk-proj-" + "H" * 32,
+                                    openai_base_url=gpt.base_url))
+        try:
+            with capture_logs() as logs:
+                [check] = await engines.check({"default": Profile()})
+        finally:
+            await engines.close()
+    assert not check.ok and not check.fatal
+    assert "no Anthropic key is configured" in check.problem and "ANTHROPIC_API_KEY" in check.problem
+    assert f"openai/{DEFAULT_OPENAI_MODEL}" in check.problem  # what the configured provider offers
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["model not checked"]
+    assert engines.model(Profile().model) is None  # the rules engine answers alone, as before
+
+
+async def test_without_any_key_there_is_nothing_to_check():
+    engines = Engines.rules_only(ServiceRuntime("planner", Settings(anthropic_api_key=KEY), configure_logging=False))
+    assert not engines.available and await engines.check({"default": Profile()}) == []
+    assert engines.model(Profile().model) is None

@@ -298,15 +298,18 @@ def test_report_never_contains_a_secret_value(tmp_path: Path) -> None:
                      "telegram": {"tokenFile": str(tmp_path / "tg"), "webhookSecret": "tg-webhook-secret"}},
         "agents": {"defaults": {"sandbox": {"mode": "all", "docker": {"env": {"ANKRA_API_TOKEN": "sandbox-tok"}}}}},
         "gateway": {"auth": {"mode": "token", "token": "gateway-token-value"}},
-        "config": {"anthropicApiKey": "sk-ant-anthropic-value", "discordToken": "discord-token-value"},
+        "config": {"anthropicApiKey": "sk-ant-anthropic-value", "discordToken": "discord-token-value",
+                   "openaiApiKey": "sk-openai-config-value"},
     }))
     cfg = load_config(path, env={"XT": "x-token-from-env"})
     report = cfg.report()
     secrets = cfg.secret_values()
     expected = {"ankra-api-key-value", "x-token-from-env", "xoxb-slack-bot-token", "xapp-1-slack-app-token",
                 "slack-signing-secret", "123456789:telegram-token-from-token-file", "tg-webhook-secret",
-                "sandbox-tok", "gateway-token-value", "sk-ant-anthropic-value", "discord-token-value"}
+                "sandbox-tok", "gateway-token-value", "sk-ant-anthropic-value", "discord-token-value",
+                "sk-openai-config-value"}
     assert expected <= set(secrets)
+    assert cfg.openai_api_key is not None and cfg.openai_api_key.get_secret_value() == "sk-openai-config-value"
     for value in expected:
         assert value not in report
     assert "botToken set" in report and "appToken set" in report

@@ -228,3 +228,9 @@ def test_data_does_not_modify_its_input() -> None:
 def test_data_redacts_known_values() -> None:
     secret = "signing" + "key" + "0123"
     assert Redactor([secret]).data({"a": [f"x{secret}y"]}) == {"a": [f"x{marker('secret')}y"]}
+
+
+def test_a_password_before_a_unicode_line_break_and_a_quote_is_redacted() -> None:
+    """Found by hypothesis: a NEL (U+0085) between the value and a backtick hid the value's end."""
+    out = redact(" password: zzzzzzzzzzzz \x85` sk-ant-api03-" + "a" * 40 + " ")
+    assert "zzzzzzzzzzzz" not in out and "aaaaaaaa" not in out

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import pytest
 from hermes.catalog import parse
-from hermes_planner.rules import EXAMPLES, Answer, ClusterFact, RulesContext, Understood, interpret
+from hermes_planner.engines.rules.engine import EXAMPLES, Answer, ClusterFact, Context, Propose, interpret
 
-GUIDE_CLUSTERS = RulesContext(clusters=(ClusterFact("staging-cluster", "hetzner", "c-stg"),
+GUIDE_CLUSTERS = Context(clusters=(ClusterFact("staging-cluster", "hetzner", "c-stg"),
                                         ClusterFact("production", "ovh", "c-prd")))
 
 
-def understood(text: str, context: RulesContext | None = None) -> Understood:
+def understood(text: str, context: Context | None = None) -> Propose:
     result = interpret(text, context)
-    assert isinstance(result, Understood), result
+    assert isinstance(result, Propose), result
     for step in result.steps:
         parse(step.argv)  # every command the rules engine writes is a catalog command
     return result
@@ -27,7 +27,7 @@ def understood(text: str, context: RulesContext | None = None) -> Understood:
     "Which clusters do we have?",
 ])
 @pytest.mark.parametrize("context", [None, GUIDE_CLUSTERS], ids=["unknown-clusters", "known-clusters"])
-def test_asking_for_the_clusters_lists_them(text: str, context: RulesContext | None) -> None:
+def test_asking_for_the_clusters_lists_them(text: str, context: Context | None) -> None:
     result = understood(text, context)
     assert result.intent == "cluster.list"
     assert [s.argv for s in result.steps] == [["cluster", "list"]]
@@ -51,7 +51,7 @@ def test_reconcile_resolves_a_short_name_against_known_clusters() -> None:
 
 
 @pytest.mark.parametrize("context", [None, GUIDE_CLUSTERS], ids=["unknown-clusters", "known-clusters"])
-def test_reconcile_without_a_cluster_asks_which_one(context: RulesContext | None) -> None:
+def test_reconcile_without_a_cluster_asks_which_one(context: Context | None) -> None:
     result = interpret("reconcile", context)
     assert isinstance(result, Answer)
     assert "Which cluster" in result.text
@@ -60,7 +60,7 @@ def test_reconcile_without_a_cluster_asks_which_one(context: RulesContext | None
 
 def test_reconcile_of_an_unknown_cluster_does_not_guess() -> None:
     result = interpret("reconcile mars-base", GUIDE_CLUSTERS)
-    assert not isinstance(result, Understood)
+    assert not isinstance(result, Propose)
 
 
 @pytest.mark.parametrize("text", ["hello", "asdkjh qwe zzz", "blorp?", "", "   "])
@@ -91,6 +91,6 @@ def test_examples_start_with_the_guides_first_requests() -> None:
 @pytest.mark.parametrize("example", [e for e in EXAMPLES if not e.startswith(("Switch", "My app"))])
 def test_every_command_example_is_understood_as_catalog_commands(example: str) -> None:
     result = interpret(example, GUIDE_CLUSTERS)
-    assert isinstance(result, Understood), result
+    assert isinstance(result, Propose), result
     for step in result.steps:
         parse(step.argv)

@@ -1,7 +1,7 @@
 """The rules engine's whole vocabulary: plain-language phrasings mapped to exact results.
 
 Context for the table: the clusters of the guide's example (`staging-cluster` on Hetzner, `production`
-on OVH) and the guide's profiles. Every argv an `Understood` carries must parse against the catalog.
+on OVH) and the guide's profiles. Every argv an `Propose` carries must parse against the catalog.
 """
 
 from __future__ import annotations
@@ -10,18 +10,18 @@ from dataclasses import dataclass, replace
 
 import pytest
 from hermes import catalog
-from hermes_planner import rules
-from hermes_planner.rules import (
+from hermes_planner.engines.rules import engine as rules
+from hermes_planner.engines.rules.engine import (
     Answer,
     ApprovalAnswer,
     ClusterFact,
-    Continuation,
-    DesignRequest,
+    Context,
+    DesignGoal,
+    Propose,
+    ResumeRules,
     ReviseDesign,
-    RulesContext,
     StepOutput,
     SwitchProfile,
-    Understood,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -30,10 +30,10 @@ CLUSTERS = (
     ClusterFact("staging-cluster", "hetzner", "c-stg"),
     ClusterFact("production", "ovh", "c-prd"),
 )
-BASE = RulesContext(clusters=CLUSTERS, profiles=("default", "production", "sandbox"))
+BASE = Context(clusters=CLUSTERS, profiles=("default", "production", "sandbox"))
 CONTEXTS = {
     "base": BASE,
-    "none": RulesContext(),  # nothing known: names are taken as written
+    "none": Context(),  # nothing known: names are taken as written
     "last": replace(BASE, last_cluster="production"),
     "design": replace(BASE, has_design=True, last_cluster="staging-cluster"),
     "pending": replace(BASE, pending_approval_ids=("ap-1",)),
@@ -43,7 +43,7 @@ CONTEXTS = {
 
 @dataclass(frozen=True)
 class Run:
-    """An Understood with exactly these argv lists (and, optionally, this continuation)."""
+    """An Propose with exactly these argv lists (and, optionally, this continuation)."""
 
     intent: str
     argv: list[str]
@@ -92,17 +92,23 @@ TABLE: list[tuple[str, str, object]] = [
      Run("stacks.history", ["cluster", "stacks", "history", "monitoring", "--cluster", P], P)),
     ("history of the app-data stack on staging", "base",
      Run("stacks.history", ["cluster", "stacks", "history", "app-data", "--cluster", S], S)),
+    # a change to a named stack reads the stacks first (issue 13): the continuation checks the name
     ("Delete the monitoring stack from staging-cluster", "base",
-     Run("stacks.delete", ["cluster", "stacks", "delete", "monitoring", "--cluster", S], S)),
-    ("remove stack web on prod", "base", Run("stacks.delete", ["cluster", "stacks", "delete", "web", "--cluster", P], P)),
+     Run("stacks.delete", ["cluster", "stacks", "list", "--cluster", S], S,
+         ("stacks.check", {"cluster": S, "stack": "monitoring", "next": "stacks.delete"}))),
+    ("remove stack web on prod", "base", Run("stacks.delete", ["cluster", "stacks", "list", "--cluster", P], P,
+                                             ("stacks.check", {"cluster": P, "stack": "web", "next": "stacks.delete"}))),
     ("Rename stack web to frontend on staging", "base",
-     Run("stacks.rename", ["cluster", "stacks", "rename", "web", "frontend", "--cluster", S], S)),
+     Run("stacks.rename", ["cluster", "stacks", "list", "--cluster", S], S,
+         ("stacks.check", {"cluster": S, "stack": "web", "next": "stacks.rename", "new_name": "frontend"}))),
     ("Clone stack monitoring from staging to production", "base",
-     Run("stacks.clone", ["cluster", "stacks", "clone", "monitoring", "--cluster", S, "--to", P], S)),
+     Run("stacks.clone", ["cluster", "stacks", "list", "--cluster", S], S,
+         ("stacks.check", {"cluster": S, "stack": "monitoring", "next": "stacks.clone", "to": P}))),
     ("copy the monitoring stack from staging to production as monitoring-prod", "base",
-     Run("stacks.clone", ["cluster", "stacks", "clone", "monitoring", "--cluster", S, "--to", P,
-                          "--name", "monitoring-prod"], S)),
-    ("Create a monitoring stack on my staging cluster", "base", DesignRequest(
+     Run("stacks.clone", ["cluster", "stacks", "list", "--cluster", S], S,
+         ("stacks.check", {"cluster": S, "stack": "monitoring", "next": "stacks.clone", "to": P,
+                           "as": "monitoring-prod"}))),
+    ("Create a monitoring stack on my staging cluster", "base", DesignGoal(
         "Create a monitoring stack on my staging cluster", S, "staging")),
     # --- Ankra AI
     ("Why are pods crashing on production?", "base",
@@ -126,42 +132,48 @@ TABLE: list[tuple[str, str, object]] = [
     ("list available charts", "base", Run("charts.list", ["charts", "list"])),
     ("show the subscribed charts", "base", Run("charts.list", ["charts", "list", "--subscribed"])),
     # --- provisioning
+    # a creation reads the credentials first (issue 13): the continuation resolves and checks them
     ("Create a Hetzner cluster named demo with credential cred-123 in fsn1 with 3 workers", "base",
-     Run("cluster.create", ["cluster", "hetzner", "create", "--name", "demo", "--credential-id", "cred-123",
-                            "--location", "fsn1", "--worker-count", "3"], "demo")),
+     Run("cluster.create", ["credentials", "list"], "demo",
+         ("cluster.create", {"slots": {"provider": "hetzner", "name": "demo", "credential": "cred-123",
+                                       "location": "fsn1", "workers": 3}}))),
     ("Create an OVH cluster named edge with credential ovh-1 and ssh key deploy-key in GRA7", "base",
-     Run("cluster.create", ["cluster", "ovh", "create", "--name", "edge", "--credential-id", "ovh-1", "--region",
-                            "GRA7", "--ssh-key-credential-id", "deploy-key"], "edge")),
+     Run("cluster.create", ["credentials", "list"], "edge",
+         ("cluster.create", {"slots": {"provider": "ovh", "name": "edge", "credential": "ovh-1", "location": "GRA7",
+                                       "ssh_key": "deploy-key"}}))),
     ("provision an upcloud cluster called up1 with credential uc-1, ssh key sk-1, zone de-fra1, 2 workers", "base",
-     Run("cluster.create", ["cluster", "upcloud", "create", "--name", "up1", "--credential-id", "uc-1", "--zone",
-                            "de-fra1", "--ssh-key-credential-id", "sk-1", "--worker-count", "2"], "up1")),
+     Run("cluster.create", ["credentials", "list"], "up1",
+         ("cluster.create", {"slots": {"provider": "upcloud", "name": "up1", "credential": "uc-1",
+                                       "location": "de-fra1", "ssh_key": "sk-1", "workers": 2}}))),
     # --- workers, scaling, node groups, deprovision
     ("How many workers does production have?", "base",
-     Run("cluster.workers", ["cluster", "ovh", "workers", P], P)),
-    ("workers of staging", "base", Run("cluster.workers", ["cluster", "hetzner", "workers", S], S)),
+     Run("cluster.workers", ["cluster", "ovh", "workers", "c-prd"], P)),
+    ("workers of staging", "base", Run("cluster.workers", ["cluster", "hetzner", "workers", "c-stg"], S)),
     ("how many workers does staging have", "none",
      Run("cluster.lookup", ["cluster", "list"], "staging",
          ("cluster.lookup", {"cluster": "staging", "next": "cluster.workers"}))),
     ("Scale production to 5 workers", "base",
-     Run("cluster.scale", ["cluster", "ovh", "workers", P], P, ("cluster.scale", {"cluster": P, "target": 5}))),
+     Run("cluster.scale", ["cluster", "ovh", "workers", "c-prd"], P, ("cluster.scale", {"cluster": P, "cluster_id": "c-prd", "target": 5}))),
     ("scale staging to 2", "base",
-     Run("cluster.scale", ["cluster", "hetzner", "workers", S], S, ("cluster.scale", {"cluster": S, "target": 2}))),
+     Run("cluster.scale", ["cluster", "hetzner", "workers", "c-stg"], S, ("cluster.scale", {"cluster": S, "cluster_id": "c-stg", "target": 2}))),
     ("resize the staging cluster to three workers", "base",
-     Run("cluster.scale", ["cluster", "hetzner", "workers", S], S, ("cluster.scale", {"cluster": S, "target": 3}))),
+     Run("cluster.scale", ["cluster", "hetzner", "workers", "c-stg"], S, ("cluster.scale", {"cluster": S, "cluster_id": "c-stg", "target": 3}))),
     ("scale to 3 workers", "last",
-     Run("cluster.scale", ["cluster", "ovh", "workers", P], P, ("cluster.scale", {"cluster": P, "target": 3}))),
+     Run("cluster.scale", ["cluster", "ovh", "workers", "c-prd"], P, ("cluster.scale", {"cluster": P, "cluster_id": "c-prd", "target": 3}))),
     ("add 2 workers to production", "base",
-     Run("cluster.scale", ["cluster", "ovh", "workers", P], P, ("cluster.scale", {"cluster": P, "delta": 2}))),
+     Run("cluster.scale", ["cluster", "ovh", "workers", "c-prd"], P, ("cluster.scale", {"cluster": P, "cluster_id": "c-prd", "delta": 2}))),
     ("List the node groups of production", "base",
-     Run("cluster.node_group.list", ["cluster", "node-group", "list", P], P)),
-    ("node groups on staging", "base", Run("cluster.node_group.list", ["cluster", "node-group", "list", S], S)),
+     Run("cluster.node_group.list", ["cluster", "node-group", "list", "c-prd"], P)),
+    ("node groups on staging", "base", Run("cluster.node_group.list", ["cluster", "node-group", "list", "c-stg"], S)),
     ("Scale the node group workers on production to 3 nodes", "base",
-     Run("cluster.node_group.scale", ["cluster", "node-group", "list", P], P,
-         ("cluster.node_group.scale", {"cluster": P, "group": "workers", "target": 3}))),
-    ("Add a node group gpu to staging-cluster with 2 nodes", "base",
-     Run("cluster.node_group.add", ["cluster", "node-group", "add", S, "gpu", "--count", "2"], S)),
+     Run("cluster.node_group.scale", ["cluster", "node-group", "list", "c-prd"], P,
+         ("cluster.node_group.scale", {"cluster": P, "cluster_id": "c-prd", "group": "workers", "target": 3}))),
+    ("Add a node group gpu to staging-cluster with 2 nodes of type cx33", "base",
+     Run("cluster.node_group.add", ["cluster", "node-group", "add", "c-stg", "--name", "gpu", "--instance-type", "cx33",
+                                    "--count", "2"], S)),
     ("Delete the node group gpu from staging-cluster", "base",
-     Run("cluster.node_group.delete", ["cluster", "node-group", "delete", S, "gpu"], S)),
+     Run("cluster.node_group.delete", ["cluster", "node-group", "list", "c-stg"], S,
+         ("cluster.node_group.delete", {"cluster": S, "cluster_id": "c-stg", "group": "gpu"}))),
     ("deprovision production", "base", Run("cluster.deprovision", ["cluster", "deprovision", P], P)),
     ("destroy the staging cluster", "base", Run("cluster.deprovision", ["cluster", "deprovision", S], S)),
     # --- credentials and tokens
@@ -172,17 +184,18 @@ TABLE: list[tuple[str, str, object]] = [
     ("List my API tokens", "base", Run("tokens.list", ["tokens", "list"])),
     ("create a token named ci-bot", "base", Run("tokens.create", ["tokens", "create", "ci-bot"])),
     ("Create an API token for hermes-agent", "base", Run("tokens.create", ["tokens", "create", "hermes-agent"])),
-    ("revoke token Tok-123", "base", Run("tokens.revoke", ["tokens", "revoke", "Tok-123"])),
+    ("revoke token Tok-123", "base", Run("tokens.revoke", ["tokens", "list"], None,
+                                         ("tokens.revoke", {"token": "Tok-123"}))),
     # --- profiles
     ("Switch to the production profile", "base", SwitchProfile("production")),
     ("use the sandbox profile", "base", SwitchProfile("sandbox")),
     ("switch to sandbox", "base", SwitchProfile("sandbox")),
     # --- design goals
-    ("My app needs a Postgres database and a Redis cache on staging. Set it up.", "base", DesignRequest(
+    ("My app needs a Postgres database and a Redis cache on staging. Set it up.", "base", DesignGoal(
         "My app needs a Postgres database and a Redis cache on staging. Set it up.", S, "staging")),
-    ("set up monitoring on production", "base", DesignRequest("set up monitoring on production", P, "production")),
-    ("I need a database", "base", DesignRequest("I need a database", None, None)),
-    ("add an ingress with TLS to staging", "base", DesignRequest("add an ingress with TLS to staging", S, "staging")),
+    ("set up monitoring on production", "base", DesignGoal("set up monitoring on production", P, "production")),
+    ("I need a database", "base", DesignGoal("I need a database", None, None)),
+    ("add an ingress with TLS to staging", "base", DesignGoal("add an ingress with TLS to staging", S, "staging")),
     # --- iterating on a drafted design
     ("add a read replica", "design", ReviseDesign("add a read replica")),
     ("make Postgres storage 50Gi", "design", ReviseDesign("make Postgres storage 50Gi")),
@@ -218,7 +231,7 @@ TABLE: list[tuple[str, str, object]] = [
     ("create a hetzner cluster", "base", asks("a name, a credential id and a location", "Create a Hetzner cluster")),
     ("Create a Hetzner cluster named demo with credential cred-1", "base",
      asks("still need a location", "name demo", "credential cred-1")),
-    ("create an OVH cluster named edge with credential ovh-1 in GRA7", "base", asks("an SSH key credential id")),
+    ("Add a node group gpu to staging-cluster with 2 nodes", "base", asks("Which instance type")),
     ("create a cluster named x", "base", asks("Which provider")),
     ("revoke the token", "base", asks("Which token should I revoke?")),
     ("create a token", "base", asks("What should the new API token be called?")),
@@ -247,14 +260,14 @@ def test_table_is_large_enough() -> None:
 def test_phrasing(text: str, ctx: str, expected: object) -> None:
     result = rules.interpret(text, CONTEXTS[ctx])
     if isinstance(expected, Run):
-        assert isinstance(result, Understood), result
+        assert isinstance(result, Propose), result
         assert result.intent == expected.intent
         assert [s.argv for s in result.steps] == [expected.argv]
         assert result.cluster == expected.cluster
         if expected.continuation is None:
-            assert result.continuation is None
+            assert result.then is None
         else:
-            assert result.continuation == Continuation(*expected.continuation)
+            assert result.then == ResumeRules(intent=expected.continuation[0], params=expected.continuation[1])
         for step in result.steps:
             catalog.parse(step.argv)
     elif isinstance(expected, Asks):
@@ -270,7 +283,7 @@ def test_every_emitted_argv_parses_against_the_catalog() -> None:
     seen = 0
     for text, ctx, _ in TABLE:
         result = rules.interpret(text, CONTEXTS[ctx])
-        if isinstance(result, Understood):
+        if isinstance(result, Propose):
             for step in result.steps:
                 parsed = catalog.parse(step.argv)
                 assert not set(step.argv) & {"-o", "--output", "--yes", "-y", "--config"}
@@ -284,14 +297,15 @@ def test_every_emitted_argv_parses_against_the_catalog() -> None:
 
 def test_no_context_keeps_the_first_engine_results() -> None:
     listing = rules.interpret("List my Ankra clusters")
-    assert isinstance(listing, Understood)
+    assert isinstance(listing, Propose)
     assert listing.intent == "cluster.list" and listing.steps[0].argv == ["cluster", "list"]
     assert listing.summary == "Running `ankra cluster list`..."
     reconcile = rules.interpret("Reconcile the production cluster")
-    assert isinstance(reconcile, Understood)
+    assert isinstance(reconcile, Propose)
     assert reconcile.steps[0].argv == ["cluster", "reconcile", "production"]
     assert reconcile.cluster == "production"
-    assert reconcile.summary == "Running `ankra cluster reconcile production`..."
+    # A change may wait for an approval: it is said as what it does, never as already running.
+    assert reconcile.summary == "Reconcile production: `ankra cluster reconcile production`."
     bare = rules.interpret("reconcile")
     assert isinstance(bare, Answer) and "Which cluster" in bare.text
     unknown = rules.interpret("What is the meaning of life, the universe and everything")
@@ -314,9 +328,15 @@ def test_help_lists_every_category_with_an_example() -> None:
 
 
 def test_create_summary_lists_every_parameter_back() -> None:
-    result = rules.interpret("Create an OVH cluster named edge with credential ovh-1 and ssh key deploy-key "
-                             "in GRA7 with 4 workers", BASE)
-    assert isinstance(result, Understood)
+    first = rules.interpret("Create an OVH cluster named edge with credential ovh-1 and ssh key deploy-key "
+                            "in GRA7 with 4 workers", BASE)
+    assert isinstance(first, Propose) and first.steps[0].argv == ["credentials", "list"]
+    creds = [{"id": "ovh-1", "name": "ovh main", "provider": "ovh", "available": True},
+             {"id": "deploy-key", "name": "deploy", "provider": "ssh_key", "available": True}]
+    result = rules.resume(first.then, [StepOutput("credentials list", 0, "", creds)])
+    assert isinstance(result, Propose)
+    assert result.steps[0].argv == ["cluster", "ovh", "create", "--name", "edge", "--credential-id", "ovh-1",
+                                    "--region", "GRA7", "--ssh-key-credential-id", "deploy-key", "--worker-count", "4"]
     for fragment in ("name: edge", "credential id: ovh-1", "region: GRA7", "SSH key credential id: deploy-key",
                      "workers: 4"):
         assert fragment in result.summary
@@ -324,7 +344,7 @@ def test_create_summary_lists_every_parameter_back() -> None:
 
 def test_question_is_sanitised() -> None:
     result = rules.interpret("Why is the api failing; rm -rf / `whoami` $(id) | tee x & on production?", BASE)
-    assert isinstance(result, Understood) and result.intent == "ai.chat"
+    assert isinstance(result, Propose) and result.intent == "ai.chat"
     question = result.steps[0].argv[1]
     for bad in "`$;|&<>\\":
         assert bad not in question
@@ -335,7 +355,7 @@ def test_question_is_sanitised() -> None:
 
 def test_question_never_starts_with_a_dash() -> None:
     result = rules.interpret("-- --why is production failing?", BASE)
-    assert isinstance(result, Understood)
+    assert isinstance(result, Propose)
     assert not result.steps[0].argv[1].startswith("-")
     catalog.parse(result.steps[0].argv)
 
@@ -350,19 +370,20 @@ def test_now_the_same_on_production(last: str, argv: list[str]) -> None:
     ctx = replace(BASE, last_request=last, last_cluster="staging-cluster")
     for phrasing in ("now the same on production", "do that for prod too", "same for production"):
         result = rules.interpret(phrasing, ctx)
-        assert isinstance(result, Understood), (phrasing, result)
+        assert isinstance(result, Propose), (phrasing, result)
         assert result.steps[0].argv == argv
         assert result.cluster == "production"
 
 
 def test_now_the_same_for_a_design_and_for_a_scale() -> None:
     ctx = replace(BASE, last_request="set up monitoring on staging", last_cluster="staging-cluster")
-    assert rules.interpret("now the same on production", ctx) == DesignRequest(
+    assert rules.interpret("now the same on production", ctx) == DesignGoal(
         "set up monitoring on production", "production", "production")
     ctx = replace(BASE, last_request="Scale staging to 4 workers", last_cluster="staging-cluster")
     result = rules.interpret("now the same on production", ctx)
-    assert isinstance(result, Understood)
-    assert result.continuation == Continuation("cluster.scale", {"cluster": "production", "target": 4})
+    assert isinstance(result, Propose)
+    assert result.then == ResumeRules(intent="cluster.scale", params={"cluster": "production", "cluster_id": "c-prd",
+                                                                      "target": 4})
 
 
 def test_now_the_same_without_a_previous_request_or_on_an_unknown_cluster() -> None:
@@ -375,31 +396,36 @@ def test_now_the_same_without_a_previous_request_or_on_an_unknown_cluster() -> N
 def test_cluster_words_are_never_names() -> None:
     for text in ("reconcile the cluster", "reconcile my cluster", "reconcile on the cluster please",
                  "reconcile cluster", "reconcile our ankra cluster now"):
-        for ctx in (RulesContext(), BASE):
+        for ctx in (Context(), BASE):
             result = rules.interpret(text, ctx)
             assert isinstance(result, Answer), (text, result)
             assert "Which cluster" in result.text
 
 
 def test_names_are_taken_as_written_when_clusters_are_unknown() -> None:
-    result = rules.interpret("Delete stack web on qa-east", RulesContext())
-    assert isinstance(result, Understood)
-    assert result.steps[0].argv == ["cluster", "stacks", "delete", "web", "--cluster", "qa-east"]
+    result = rules.interpret("Delete stack web on qa-east", Context())
+    assert isinstance(result, Propose)
+    # the stacks of qa-east are read first; the delete follows once "web" is found there
+    assert result.steps[0].argv == ["cluster", "stacks", "list", "--cluster", "qa-east"]
+    after = rules.resume(result.then, [StepOutput("cluster stacks list", 0, "", [{"name": "web"}])])
+    assert isinstance(after, Propose)
+    assert after.steps[0].argv == ["cluster", "stacks", "delete", "web", "--cluster", "qa-east"]
 
 
 def test_ambiguous_prefix_asks() -> None:
-    ctx = RulesContext(clusters=(ClusterFact("staging-a", "hetzner"), ClusterFact("staging-b", "hetzner")))
+    ctx = Context(clusters=(ClusterFact("staging-a", "hetzner"), ClusterFact("staging-b", "hetzner")))
     answer = rules.interpret("reconcile staging", ctx)
     assert isinstance(answer, Answer) and "staging-a" in answer.text and "staging-b" in answer.text
 
 
 def test_workers_of_a_cluster_whose_provider_is_unknown_asks() -> None:
-    ctx = RulesContext(clusters=(ClusterFact("edge", None),))
+    ctx = Context(clusters=(ClusterFact("edge", None),))
     answer = rules.interpret("how many workers does edge have?", ctx)
     assert isinstance(answer, Answer) and "Which provider" in answer.text
-    ctx = RulesContext(clusters=(ClusterFact("edge", "imported"),))
+    ctx = Context(clusters=(ClusterFact("edge", "imported"),))
     answer = rules.interpret("scale edge to 3 workers", ctx)
-    assert isinstance(answer, Answer) and "Hetzner, OVH and UpCloud" in answer.text
+    # the providers whose workers Ankra reads come from the catalog (`cluster <provider> workers`)
+    assert isinstance(answer, Answer) and all(p in answer.text for p in ("Hetzner", "OVH", "UpCloud"))
 
 
 def test_a_profile_that_is_also_a_cluster_is_asked_about() -> None:
@@ -415,7 +441,8 @@ def test_unknown_profile_lists_the_profiles_with_default_context() -> None:
 
 # -- resume: multi-step runs ----------------------------------------------------------------------
 
-SCALE = Continuation("cluster.scale", {"cluster": "production", "target": 5})
+# Scaling carries the cluster's id (`cluster scale <cluster_id> <n>`), shown to people by its name.
+SCALE = ResumeRules(intent="cluster.scale", params={"cluster": "production", "cluster_id": "c-prd", "target": 5})
 
 
 def _workers_output(stdout: str, data: object | None = None, exit_code: int | None = 0) -> list[StepOutput]:
@@ -424,24 +451,25 @@ def _workers_output(stdout: str, data: object | None = None, exit_code: int | No
 
 def test_resume_scale_up() -> None:
     result = rules.resume(SCALE, _workers_output("Worker Count: 3\nMin: 1\nMax: 10\n"))
-    assert isinstance(result, Understood)
-    assert result.intent == "cluster.scale" and result.continuation is None
-    assert [s.argv for s in result.steps] == [["cluster", "scale", "production", "5"]]
+    assert isinstance(result, Propose)
+    assert result.intent == "cluster.scale" and result.then is None
+    assert [s.argv for s in result.steps] == [["cluster", "scale", "c-prd", "5"]]
     assert "scale up 3 → 5" in result.summary
     catalog.parse(result.steps[0].argv)
 
 
 def test_resume_scale_down() -> None:
-    result = rules.resume(Continuation("cluster.scale", {"cluster": "production", "target": 2}),
+    result = rules.resume(ResumeRules(intent="cluster.scale", params={"cluster": "production", "cluster_id": "c-prd",
+                                                                      "target": 2}),
                           _workers_output("Worker Count: 5\n"))
-    assert isinstance(result, Understood)
-    assert result.steps[0].argv == ["cluster", "scale", "production", "2"]
+    assert isinstance(result, Propose)
+    assert result.steps[0].argv == ["cluster", "scale", "c-prd", "2"]
     assert "scale DOWN 5 → 2" in result.summary
 
 
 def test_resume_scale_reads_json_data() -> None:
     result = rules.resume(SCALE, _workers_output("", {"worker_count": 7, "min": 1, "max": 10}))
-    assert isinstance(result, Understood) and "scale DOWN 7 → 5" in result.summary
+    assert isinstance(result, Propose) and "scale DOWN 7 → 5" in result.summary
 
 
 def test_resume_scale_equal_is_an_answer() -> None:
@@ -451,8 +479,8 @@ def test_resume_scale_equal_is_an_answer() -> None:
 
 def test_resume_scale_unparseable_is_treated_as_scale_down() -> None:
     result = rules.resume(SCALE, _workers_output("something unexpected"))
-    assert isinstance(result, Understood)
-    assert result.steps[0].argv == ["cluster", "scale", "production", "5"]
+    assert isinstance(result, Propose)
+    assert result.steps[0].argv == ["cluster", "scale", "c-prd", "5"]
     assert "scale DOWN" in result.summary and "unknown" in result.summary
 
 
@@ -463,37 +491,37 @@ def test_resume_after_a_failed_read_changes_nothing() -> None:
 
 
 def test_resume_relative_scale() -> None:
-    cont = Continuation("cluster.scale", {"cluster": "production", "delta": -2})
+    cont = ResumeRules(intent="cluster.scale", params={"cluster": "production", "cluster_id": "c-prd", "delta": -2})
     result = rules.resume(cont, _workers_output("Worker Count: 5\n"))
-    assert isinstance(result, Understood) and result.steps[0].argv == ["cluster", "scale", "production", "3"]
+    assert isinstance(result, Propose) and result.steps[0].argv == ["cluster", "scale", "c-prd", "3"]
 
 
 def test_lookup_then_workers_then_scale() -> None:
-    first = rules.interpret("scale production to 5 workers", RulesContext())
-    assert isinstance(first, Understood) and first.steps[0].argv == ["cluster", "list"]
-    assert first.continuation == Continuation(
-        "cluster.lookup", {"cluster": "production", "target": 5, "next": "cluster.scale"})
+    first = rules.interpret("scale production to 5 workers", Context())
+    assert isinstance(first, Propose) and first.steps[0].argv == ["cluster", "list"]
+    assert first.then == ResumeRules(intent="cluster.lookup", params={"cluster": "production", "target": 5, "next": "cluster.scale"})
     listing = [{"id": "c-prd", "name": "production", "provider": "ovh", "kind": "ovh"},
                {"id": "c-stg", "name": "staging-cluster", "provider": "hetzner", "kind": "hetzner"}]
-    second = rules.resume(first.continuation, [StepOutput("cluster list", 0, "", listing)])
-    assert isinstance(second, Understood)
-    assert second.steps[0].argv == ["cluster", "ovh", "workers", "production"]
-    assert second.continuation == SCALE
-    third = rules.resume(second.continuation, _workers_output("Worker Count: 3\n"))
-    assert isinstance(third, Understood) and third.steps[0].argv == ["cluster", "scale", "production", "5"]
+    second = rules.resume(first.then, [StepOutput("cluster list", 0, "", listing)])
+    assert isinstance(second, Propose)
+    assert second.steps[0].argv == ["cluster", "ovh", "workers", "c-prd"]
+    assert second.then == SCALE
+    third = rules.resume(second.then, _workers_output("Worker Count: 3\n"))
+    assert isinstance(third, Propose) and third.steps[0].argv == ["cluster", "scale", "c-prd", "5"]
 
 
 def test_lookup_of_an_unlisted_cluster_is_an_answer() -> None:
-    cont = Continuation("cluster.lookup", {"cluster": "prodution", "next": "cluster.workers"})
+    cont = ResumeRules(intent="cluster.lookup", params={"cluster": "prodution", "next": "cluster.workers"})
     result = rules.resume(cont, [StepOutput("cluster list", 0, "", [{"name": "production", "provider": "ovh"}])])
     assert isinstance(result, Answer) and "Did you mean “production”?" in result.text
 
 
 def test_resume_node_group_scale() -> None:
-    cont = Continuation("cluster.node_group.scale", {"cluster": "production", "group": "workers", "target": 3})
+    cont = ResumeRules(intent="cluster.node_group.scale", params={"cluster": "production", "cluster_id": "c-prd",
+                                                                  "group": "workers", "target": 3})
     result = rules.resume(cont, [StepOutput("cluster node-group list", 0, "", [{"name": "workers", "count": 5}])])
-    assert isinstance(result, Understood)
-    assert result.steps[0].argv == ["cluster", "node-group", "scale", "production", "workers", "3"]
+    assert isinstance(result, Propose)
+    assert result.steps[0].argv == ["cluster", "node-group", "scale", "c-prd", "workers", "3"]
     assert "scale DOWN 5 → 3" in result.summary
     table = "│ Name    │ Server Type │ Nodes │\n│ workers │ b3-16       │ 3     │\n"
     same = rules.resume(cont, [StepOutput("cluster node-group list", 0, table, None)])
@@ -513,19 +541,19 @@ _VOCAB = [
     "deprovision", "history", "clone", "rename", "from", "as", "999999999", "0", "postgres", "redis",
     "set", "up", "design", "replica", "50Gi",
 ]
-_CTX = st.sampled_from([RulesContext(), BASE, CONTEXTS["last"], CONTEXTS["design"], CONTEXTS["pending2"],
+_CTX = st.sampled_from([Context(), BASE, CONTEXTS["last"], CONTEXTS["design"], CONTEXTS["pending2"],
                         replace(BASE, last_request="Reconcile the staging cluster", last_cluster="staging-cluster")])
 _TEXT = st.one_of(st.text(max_size=300), st.lists(st.sampled_from(_VOCAB), max_size=14).map(" ".join))
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=_TEXT, ctx=_CTX)
-def test_interpret_never_raises_and_never_returns_nothing(text: str, ctx: RulesContext) -> None:
+def test_interpret_never_raises_and_never_returns_nothing(text: str, ctx: Context) -> None:
     result = rules.interpret(text, ctx)
     assert result is not None
     if isinstance(result, Answer):
         assert result.text.strip()
-    if isinstance(result, Understood):
+    if isinstance(result, Propose):
         assert result.steps
         for step in result.steps:
             catalog.parse(step.argv)

@@ -1,4 +1,4 @@
-"""The tools the Anthropic engine offers the model, generated from the command catalog.
+"""The tools the model engines (Anthropic and OpenAI) offer the model, generated from the command catalog.
 
 One tool per catalog command (`ankra-cluster-list`, `ankra-cluster-node-group-scale`, …) whose input
 schema comes from the command's positional arguments and flags, plus four planner tools that run
@@ -42,7 +42,9 @@ _SCHEMA_PATTERNS = {
     ArgKind.PATH: r"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
     ArgKind.URL: r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$",
     ArgKind.ISO_TIME: r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9:.]+(Z|[+-][0-9:]+)?)?$",
+    ArgKind.DURATION: r"^([0-9]{1,6}(\.[0-9]{1,3})?(ms|s|m|h)){1,3}$",
 }
+_SCHEMA_PATTERNS[ArgKind.CLUSTER_ID] = _SCHEMA_PATTERNS[ArgKind.NAME]
 _KIND_HINT = {
     ArgKind.NAME: "a name or id",
     ArgKind.INT: "a whole number",
@@ -50,6 +52,9 @@ _KIND_HINT = {
     ArgKind.PATH: "the plain name of one of the plan's files, e.g. stack.yaml (no directory, no `/`)",
     ArgKind.URL: "an http(s) URL",
     ArgKind.ISO_TIME: "an ISO date or time, e.g. 2026-12-31",
+    ArgKind.CLUSTER_ID: "the cluster, by the name or id `cluster list` shows",
+    ArgKind.DURATION: "a duration such as 90s, 10m or 1h",
+    ArgKind.BOOL: "true or false",
 }
 
 
@@ -65,6 +70,7 @@ class _Field:
     kind: ArgKind | None  # None: a boolean switch
     required: bool
     flag: str | None  # the long flag, or None for a positional argument
+    choices: tuple[str, ...] | None = None  # the only values the catalog accepts
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,15 @@ class CommandTool:
                     argv.append(f.flag)
                     want_flags[f.flag] = True
                 continue
+            if f.kind is ArgKind.BOOL:  # an explicit value, always inline: --follow=false
+                if not isinstance(value, bool):
+                    raise ToolCallError(f"`{f.prop}` is true or false")
+                text = "true" if value else "false"
+                if f.choices and text not in f.choices:
+                    raise ToolCallError(f"`{f.prop}` can only be {' or '.join(f.choices)}")
+                argv.append(f"{f.flag}={text}")
+                want_flags[f.flag] = text
+                continue
             text = _value(value, f)
             argv += [f.flag, text]
             want_flags[f.flag] = text
@@ -154,12 +169,22 @@ def _property_schema(f: _Field) -> dict[str, Any]:
     if f.kind is None:
         return {"type": "boolean", "description": f"the switch {f.flag}"}
     where = f"flag {f.flag}" if f.flag else "positional argument"
-    desc = f"{_KIND_HINT[f.kind]} ({where})"
+    desc = f"{_KIND_HINT.get(f.kind, 'a value')} ({where})"
+    if f.kind is ArgKind.BOOL:
+        schema: dict[str, Any] = {"type": "boolean", "description": desc}
+        if f.choices:
+            schema["enum"] = [choice == "true" for choice in f.choices]
+        return schema
+    if f.choices:
+        return {"type": "string", "enum": list(f.choices), "description": desc}
     if f.kind is ArgKind.INT:
         return {"type": "integer", "minimum": 0, "maximum": _MAX_INT, "description": desc}
     if f.kind is ArgKind.TEXT:
         return {"type": "string", "minLength": 1, "maxLength": _MAX_TEXT, "description": desc}
-    return {"type": "string", "pattern": _SCHEMA_PATTERNS[f.kind], "description": desc}
+    pattern = _SCHEMA_PATTERNS.get(f.kind)
+    if pattern is None:  # a kind the schema has no pattern for: the catalog's parse is the rail
+        return {"type": "string", "minLength": 1, "maxLength": 253, "description": desc}
+    return {"type": "string", "pattern": pattern, "description": desc}
 
 
 def _value(value: object, f: _Field) -> str:
@@ -180,6 +205,8 @@ def _value(value: object, f: _Field) -> str:
         raise ToolCallError(f"`{f.prop}` is empty")
     if value.startswith("-"):
         raise ToolCallError(f"`{f.prop}` must not start with '-' (it would be read as a flag)")
+    if f.choices and value not in f.choices:
+        raise ToolCallError(f"`{f.prop}` is one of: {', '.join(f.choices)}")
     return value
 
 
@@ -193,7 +220,7 @@ def _fields(spec: CommandSpec) -> tuple[_Field, ...]:
         prop = flag.name.lstrip("-").replace("-", "_")
         if prop in arg_names:
             continue  # `cluster info <cluster>` and `--cluster`: the positional says it
-        fields.append(_Field(prop, flag.kind, flag.required, flag.name))
+        fields.append(_Field(prop, flag.kind, flag.required, flag.name, getattr(flag, "choices", None)))
     return tuple(fields)
 
 

@@ -1,14 +1,15 @@
-"""What the planner remembers per conversation, and the multi-step runs waiting for a result."""
+"""What the planner remembers per conversation, and the plans whose results it waits for (with the typed
+continuation that says what to do with each)."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import redis.asyncio as aioredis
 from hermes.contracts import Identity
 from hermes.keys import Keys
-from hermes_planner.designer import Design
+from hermes_planner.decisions import Continuation, PendingRequest
+from hermes_planner.design.goals import Design
 from pydantic import BaseModel, Field
 
 STATE_TTL_SECONDS = 30 * 24 * 3600
@@ -30,20 +31,18 @@ class ConversationState(BaseModel):
     last_request: str | None = None
     design: Design | None = None
     design_plan_id: str | None = None
+    pending_request: PendingRequest | None = None  # a question back, waiting for the next message
 
 
 class Run(BaseModel):
-    """A plan whose result the planner must act on: resume a rules continuation, or build a design."""
+    """A plan whose result the planner must act on, and what to do with it."""
 
     plan_id: str
     conversation_id: str
     correlation_id: str
     requested_by: str
     identity: Identity | None = Field(default=None, description="the requester's stamp, for the plans that follow")
-    kind: str = Field(description="'continuation' or 'design.build'")
-    intent: str = ""
-    params: dict[str, Any] = Field(default_factory=dict)
-    changes: list[str] = Field(default_factory=list, description="for a revised design: what changed")
+    then: Continuation
 
 
 class PlannerState:
@@ -69,6 +68,11 @@ class PlannerState:
     async def learn_clusters(self, clusters: list[KnownCluster]) -> None:
         await self._redis.set(self._keys.clusters(), json.dumps([c.model_dump() for c in clusters]),
                               ex=CLUSTERS_TTL_SECONDS)
+
+    async def forget_clusters(self) -> None:
+        """Hermes changed a cluster (created, scaled, deprovisioned, applied to): the next request that
+        names one reads the list again instead of trusting what it knew."""
+        await self._redis.delete(self._keys.clusters())
 
     async def start_run(self, run: Run) -> None:
         await self._redis.set(self._keys.run(run.plan_id), run.model_dump_json(), ex=RUN_TTL_SECONDS)

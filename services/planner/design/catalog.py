@@ -174,7 +174,7 @@ class PriceTable:
 
 # Loading -------------------------------------------------------------------------------------
 def _read(name: str) -> str:
-    return files("hermes_planner").joinpath(name).read_text(encoding="utf-8")
+    return files("hermes_planner.design").joinpath(name).read_text(encoding="utf-8")
 
 
 def _need(data: dict[str, Any], key: str, where: str) -> Any:
