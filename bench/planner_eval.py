@@ -241,9 +241,6 @@ def unrecordable(case: Case) -> str | None:
         return "names no command"
     if kind == "DesignGoal" and "cluster" not in e:
         return "a design without a cluster: the design tool needs one"
-    ids = {c.id for c in case.context.clusters or () if c.id}
-    if any(str(a) in ids and str(a) not in case.text for argv in e.get("argv", []) for a in argv):
-        return "needs a cluster id: the engine sends names and providers only"
     if any(getattr(case.context, key) not in (None, False, ()) for key in _UNSENT_STATE):
         from hermes_planner.engines.rules import interpret
 
