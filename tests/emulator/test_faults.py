@@ -12,6 +12,12 @@ import pytest
 
 from .conftest import Emu
 
+PRODUCTION_ID = "9a1e7c44-2d8b-4f36-b5a0-6e3c9d8f1b22"  # tools/ankra_emulator/seed.py
+
+
+def production_workers(emu: Emu) -> int:
+    return emu.json("cluster", "ovh", "workers", PRODUCTION_ID)["worker_count"]
+
 
 def test_latency_from_env_and_from_faults_file(emu: Emu) -> None:
     started = time.monotonic()
@@ -41,13 +47,13 @@ def test_fail_next_counts_across_processes(emu: Emu) -> None:
 def test_fail_next_from_faults_file_is_decremented_and_filtered(emu: Emu) -> None:
     emu.write_faults(fail_next=1, fail_match=["cluster scale"])
     assert emu.run("cluster", "list").returncode == 0  # not matched: not consumed
-    failed = emu.run("cluster", "scale", "production", "6")
-    assert failed.returncode == 1 and "scaling cluster: API request failed" in failed.stderr
+    failed = emu.run("cluster", "scale", PRODUCTION_ID, "6")
+    assert failed.returncode == 1 and "scaling workers: API request failed" in failed.stderr
     assert json.loads((emu.state / "faults.json").read_text())["fail_next"] == 0
     # The failed scale changed nothing; the retry works.
-    assert emu.json("cluster", "info", "production")["workers"] == 5
-    assert emu.run("cluster", "scale", "production", "6").returncode == 0
-    assert emu.json("cluster", "info", "production")["workers"] == 6
+    assert production_workers(emu) == 5
+    assert emu.run("cluster", "scale", PRODUCTION_ID, "6").returncode == 0
+    assert production_workers(emu) == 6
 
 
 def _hanging(emu: Emu, **env: str) -> subprocess.Popen[bytes]:
@@ -89,11 +95,11 @@ def test_hang_from_faults_file(emu: Emu) -> None:
 
 
 def test_call_log_records_each_invocation_once_with_token_redacted(emu: Emu) -> None:
-    emu.run("cluster", "scale", "production", "7", "--token", emu.token)
+    emu.run("cluster", "scale", PRODUCTION_ID, "7", "--token", emu.token)
     emu.run("cluster", "info", "nope")
     calls = emu.calls()
     assert [c["command"] for c in calls] == ["cluster scale", "cluster info"]
     assert [c["exit_code"] for c in calls] == [0, 3]
-    assert calls[0]["argv"] == ["cluster", "scale", "production", "7", "--token", "***"]
+    assert calls[0]["argv"] == ["cluster", "scale", PRODUCTION_ID, "7", "--token", "***"]
     assert all(isinstance(c["pid"], int) and c["ts"].endswith("Z") for c in calls)
     assert emu.token not in (emu.state / "calls.jsonl").read_text()

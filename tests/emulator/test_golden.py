@@ -1,5 +1,6 @@
-"""Golden tests: the emulator's texts, exit codes, table headers and JSON shapes, held to the
-Ankra CLI reference (v0.13), whose texts are written out here."""
+"""Golden tests: the emulator's texts, exit codes, table headers and JSON shapes, held to the real
+CLI's source (ankraio/ankra-cli at 1233747a, see tools/ankra_emulator/README.md "Provenance"). Each
+test names the file:line it follows, and tests ported from the CLI's own Go tests name that test."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import re
 import yaml
 
 from .conftest import Emu
+
+STAGING_ID = "3f6c2a9e-5b1d-4c7a-9e2f-8d4b6a1c0e57"  # tools/ankra_emulator/seed.py
+PRODUCTION_ID = "9a1e7c44-2d8b-4f36-b5a0-6e3c9d8f1b22"
 
 
 def header_cells(table_text: str) -> list[str]:
@@ -56,7 +60,7 @@ def test_cluster_list_table_is_plain_rounded_box_with_spec_headers(emu: Emu) -> 
         "v1.31.4",
         "4",
         "1",
-        "running",
+        "online",
         "hetzner",
         rows["staging-cluster"][7],
     ]
@@ -65,38 +69,20 @@ def test_cluster_list_table_is_plain_rounded_box_with_spec_headers(emu: Emu) -> 
 
 
 def test_cluster_list_json_shape(emu: Emu) -> None:
+    """ClusterListItem (internal/client/clusters.go:16-32): no provider, workers or location."""
     result = emu.run("cluster", "list", "-o", "json")
     assert result.stdout.startswith('[\n  {\n    "id"')  # 2-space JSON
     clusters = {c["name"]: c for c in json.loads(result.stdout)}
     for cluster in clusters.values():
-        assert {
-            "id",
-            "name",
-            "state",
-            "description",
-            "environment",
-            "kube_version",
-            "control_planes",
-            "nodes",
-            "created_at",
+        assert set(cluster) == {
+            "id", "name", "state", "description", "environment", "organisation_id", "kube_version",
+            "control_planes", "nodes", "created_at", "operational_at", "slated_for_deletion_at", "deleted_at",
             "kind",
-            "provider",
-            "workers",
-        } <= set(cluster)
+        }
     staging, production = clusters["staging-cluster"], clusters["production"]
-    assert (
-        staging["provider"],
-        staging["state"],
-        staging["workers"],
-        staging["control_planes"],
-        staging["environment"],
-    ) == ("hetzner", "running", 3, 1, "staging")
-    assert (production["provider"], production["workers"], production["environment"]) == (
-        "ovh",
-        5,
-        "production",
-    )
-    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", staging["id"])
+    assert (staging["id"], staging["kind"], staging["state"], staging["nodes"], staging["environment"]) == (
+        STAGING_ID, "hetzner", "online", 4, "staging")
+    assert (production["id"], production["kind"], production["nodes"]) == (PRODUCTION_ID, "ovh", 6)
     assert re.fullmatch(r"v1\.31\.\d+", staging["kube_version"])
 
 
@@ -112,7 +98,7 @@ def test_cluster_list_yaml_and_sort(emu: Emu) -> None:
 
 
 def test_invalid_output_format_is_usage_error(emu: Emu) -> None:
-    result = emu.run("cluster", "list", "-o", "table")
+    result = emu.run("cluster", "list", "-o", "table")  # cmd/cluster_partial.go:217-228
     assert result.returncode == 2
     assert result.stderr.splitlines()[0] == 'Error: invalid -o format "table" (expected json or yaml)'
     assert result.stdout == ""
@@ -163,13 +149,14 @@ def test_stacks_delete_prompt_answers(emu: Emu) -> None:
     assert "api" not in names
 
 
-def test_stacks_create_is_removed(emu: Emu) -> None:
+def test_stacks_create_does_not_exist_and_only_prints_help(emu: Emu) -> None:
+    """cmd/cluster_stacks.go:17 has no `create`: cobra prints the `stacks` help and exits 0."""
+    before = (emu.state / "clusters.json").read_bytes()
     result = emu.run("cluster", "stacks", "create", "monitoring", "--cluster", "staging-cluster")
-    assert result.returncode == 2
-    assert result.stderr.splitlines()[0] == (
-        "Error: ankra cluster stacks create is no longer supported; use `ankra cluster apply -f cluster.yaml` "
-        "to add new stacks via the cluster YAML"
-    )
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout.startswith("Manage stacks\n") and "Available Commands:" in result.stdout
+    assert " create " not in result.stdout
+    assert (emu.state / "clusters.json").read_bytes() == before
 
 
 def test_stacks_list_table_and_json(emu: Emu) -> None:
@@ -244,9 +231,16 @@ def test_not_found_is_exit_3(emu: Emu) -> None:
 
 def test_usage_errors_are_exit_2(emu: Emu) -> None:
     cases = {
-        ("cluster", "frobnicate"): 'Error: unknown command "frobnicate" for "ankra cluster"',
+        # cobra's legacyArgs: only the root rejects an unknown word; a group below it prints its help
+        ("frobnicate",): 'Error: unknown command "frobnicate" for "ankra"',
         ("cluster", "list", "--bogus"): "Error: unknown flag: --bogus",
-        ("cluster", "scale", "production"): "Error: accepts 2 arg(s), received 1",
+        ("cluster", "scale", PRODUCTION_ID): "Error: accepts 2 arg(s), received 1",
+        ("cluster", "select", "--name", "production"): "Error: unknown flag: --name",
+        ("cluster", "node-group", "add", PRODUCTION_ID, "pool-b", "--name", "g", "--instance-type", "t"):
+            "Error: accepts 1 arg(s), received 2",
+        ("cluster", "node-group", "add", PRODUCTION_ID, "--name", "g"):
+            'Error: required flag(s) "instance-type" not set',
+        ("cluster", "stacks", "delete", "api", "-o", "json"): "Error: unknown shorthand flag: 'o' in -o",
         ("cluster", "info", "a", "b"): "Error: accepts at most 1 arg(s), received 2",
         ("charts", "list", "--page", "x"): 'Error: invalid argument "x" for "--page" flag',
         (
@@ -263,27 +257,86 @@ def test_usage_errors_are_exit_2(emu: Emu) -> None:
         assert result.stderr.startswith(first_line), (args, result.stderr)
 
 
-def test_workers_and_scale_texts(emu: Emu) -> None:
-    result = emu.run("cluster", "hetzner", "workers", "staging-cluster")
-    assert result.stdout == "Worker Count: 3\nMin: 1\nMax: 10\n"
-    deprecated = emu.run("cluster", "ovh", "scale", "production", "7")
-    assert deprecated.returncode == 0
-    assert "deprecated" in deprecated.stderr and "ankra cluster scale" in deprecated.stderr
-    assert emu.run("cluster", "ovh", "workers", "production").stdout.startswith("Worker Count: 7\n")
-    assert emu.json("cluster", "ovh", "workers", "production") == {"worker_count": 7, "min": 3, "max": 20}
-    wrong = emu.run("cluster", "ovh", "workers", "staging-cluster")
+def test_workers_and_scale_take_the_cluster_id(emu: Emu) -> None:
+    """cmd/hetzner_cluster.go:150-173 (workers), cmd/cluster_scale.go:37-93 (scale by ID, provider line)."""
+    result = emu.run("cluster", "hetzner", "workers", STAGING_ID)
+    assert result.stdout == "Worker Count: 3\n  Min: 1\n  Max: 10\n"
+    scaled = emu.run("cluster", "scale", PRODUCTION_ID, "7")
+    assert scaled.returncode == 0, scaled.stderr
+    assert scaled.stdout == "  Provider: ovh\nScaling up from 5 to 7 workers.\n"
+    assert emu.json("cluster", "ovh", "workers", PRODUCTION_ID) == {"worker_count": 7, "min": 3, "max": 20}
+    same = emu.run("cluster", "scale", PRODUCTION_ID, "7")
+    assert same.stdout.endswith("Worker count is already 7, no changes needed.\n")
+    assert emu.json("cluster", "ovh", "scale", PRODUCTION_ID, "6") == {"previous_count": 7, "new_count": 6}
+    wrong = emu.run("cluster", "ovh", "workers", STAGING_ID)
     assert wrong.returncode == 3
 
 
-def test_node_group_scale_text(emu: Emu) -> None:
-    result = emu.run("cluster", "node-group", "scale", "staging-cluster", "workers", "5")
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == "Node group 'workers' scaled from 3 to 5.\n"
-    old = emu.run("cluster", "hetzner", "node-group", "scale", "staging-cluster", "workers", "2")
-    assert old.stdout == "Node group 'workers' scaled from 5 to 2.\n" and "deprecated" in old.stderr
-    listing = emu.run("cluster", "node-group", "list", "staging-cluster")
-    assert header_cells(listing.stdout)[:3] == ["Name", "Server Type", "Nodes"]
-    assert body_rows(listing.stdout)[0][:3] == ["workers", "cx33", "2"]
+def test_a_cluster_name_where_the_cli_takes_an_id_fails(emu: Emu) -> None:
+    """GetClusterByID (internal/client/clusters.go:95-107): a name is not found, and nothing changes."""
+    before = (emu.state / "clusters.json").read_bytes()
+    scale = emu.run("cluster", "scale", "production", "7")
+    assert scale.returncode == 1
+    assert scale.stderr.startswith('Error: looking up cluster "production": no cluster found for id "production"')
+    assert PRODUCTION_ID in scale.stderr  # the emulator's hint names the ID to use
+    for args in (("cluster", "node-group", "list", "production"),
+                 ("cluster", "node-group", "scale", "production", "workers", "4")):
+        result = emu.run(*args)
+        assert result.returncode == 1 and "no cluster found for id" in result.stderr, args
+    workers = emu.run("cluster", "ovh", "workers", "production")
+    assert workers.returncode == 3
+    assert (emu.state / "clusters.json").read_bytes() == before
+
+
+def test_cluster_scale_dispatches_by_kind(emu: Emu) -> None:
+    """Ported from TestClusterScale_DispatchesByKind (cmd/cluster_scale_test.go:59): the provider comes
+    from the cluster's kind and is named in the output."""
+    for cluster_id, kind in ((STAGING_ID, "hetzner"), (PRODUCTION_ID, "ovh")):
+        out = emu.run("cluster", "scale", cluster_id, "4")
+        assert out.returncode == 0, out.stderr
+        assert kind in out.stdout
+
+
+def test_node_group_writes_are_asynchronous_unless_wait(emu: Emu) -> None:
+    """cmd/cluster_node_group.go:327-370 and cmd/async_write.go:55-61."""
+    submitted = emu.run("cluster", "node-group", "scale", STAGING_ID, "workers", "5")
+    assert submitted.returncode == 0, submitted.stderr
+    assert submitted.stdout.splitlines()[:3] == [
+        "Node group scale submitted.",
+        "The platform is applying changes in the background.",
+        "Re-run the same command with --wait to block until completion and see the full result.",
+    ]
+    waited = emu.run("cluster", "node-group", "scale", STAGING_ID, "workers", "2", "--wait")
+    assert waited.stdout == "Node group 'workers' scaled from 5 to 2.\n"
+    old = emu.run("cluster", "hetzner", "node-group", "scale", STAGING_ID, "workers", "3", "--wait")
+    assert old.stdout == "Node group 'workers' scaled from 2 to 3.\n"
+    listing = emu.run("cluster", "node-group", "list", STAGING_ID)
+    assert listing.stdout.startswith("workers               type=cx33      count=3  labels=0  taints=0")
+    data = emu.json("cluster", "node-group", "list", STAGING_ID)
+    assert data["node_groups"][0] == {"name": "workers", "instance_type": "cx33", "count": 3, "min": 1, "max": 10,
+                                      "autoscaling_enabled": False, "labels": {}, "taints": []}
+
+
+def test_node_group_add_with_the_real_flags(emu: Emu) -> None:
+    """cmd/cluster_node_group.go:270-325, flags :686-692."""
+    added = emu.json("cluster", "node-group", "add", PRODUCTION_ID, "--name", "pool-b", "--instance-type", "b3-16",
+                     "--count", "2", "--wait")
+    assert added == {"group_name": "pool-b", "count": 2}
+    groups = {g["name"]: g for g in emu.json("cluster", "node-group", "list", PRODUCTION_ID)["node_groups"]}
+    assert groups["pool-b"]["instance_type"] == "b3-16" and groups["pool-b"]["count"] == 2
+
+
+def test_node_group_delete_decline_and_yes(emu: Emu) -> None:
+    """Ported from TestHetznerNodeGroupDelete_DeclineDoesNotCallAPI and _YesProceeds
+    (cmd/hetzner_cluster_test.go:164,176)."""
+    emu.json("cluster", "node-group", "add", STAGING_ID, "--name", "extra", "--instance-type", "cx33", "--wait")
+    declined = emu.run("cluster", "node-group", "delete", STAGING_ID, "extra", stdin="n\n")
+    assert declined.returncode == 4
+    assert f'Delete node group "extra" from cluster "{STAGING_ID}"? This deletes all its nodes! [y/N]: ' \
+        in declined.stdout
+    assert "extra" in {g["name"] for g in emu.json("cluster", "node-group", "list", STAGING_ID)["node_groups"]}
+    done = emu.run("cluster", "hetzner", "node-group", "delete", STAGING_ID, "extra", "--yes", "--wait")
+    assert done.returncode == 0 and done.stdout == "Node group 'extra' deleted. 1 node(s) removed.\n"
 
 
 def test_hetzner_create_text_and_state(emu: Emu) -> None:
@@ -310,12 +363,7 @@ def test_hetzner_create_text_and_state(emu: Emu) -> None:
     match = re.fullmatch(r"Cluster ID: ([0-9a-f-]{36})", lines[1])
     assert match
     info = emu.json("cluster", "info", match.group(1))
-    assert (info["name"], info["provider"], info["workers"], info["state"]) == (
-        "edge-1",
-        "hetzner",
-        2,
-        "provisioning",
-    )
+    assert (info["name"], info["kind"], info["nodes"], info["state"]) == ("edge-1", "hetzner", 3, "provisioning")
     duplicate = emu.run(
         "cluster",
         "hetzner",
@@ -394,16 +442,17 @@ def test_tokens_create_list_revoke(emu: Emu) -> None:
     # ...until it is revoked.
     after = emu.run("cluster", "list", ANKRA_API_TOKEN=new_token)
     assert after.returncode == 6 and "unauthorized" in after.stderr
-    status = {t["id"]: t["status"] for t in emu.json("tokens", "list")}
-    assert status[token_id] == "Revoked"
+    listed = {t["id"]: t for t in emu.json("tokens", "list")}  # internal/client/tokens.go:10-18
+    assert listed[token_id]["revoked"] is True and "revoked_at" in listed[token_id]
+    assert "status" not in listed[token_id] and "role" not in listed[token_id]
     # No token value is ever stored in the state directory.
     assert new_token not in "".join(p.read_text() for p in emu.state.glob("*.json"))
 
 
 def test_tokens_create_json(emu: Emu) -> None:
-    data = emu.json("tokens", "create", "json-bot")
-    assert {"id", "name", "token", "status", "created_at", "expires_at"} <= set(data)
-    assert data["token"].startswith("ankra_") and data["name"] == "json-bot"
+    data = emu.json("tokens", "create", "json-bot")  # CreateTokenResponse (internal/client/tokens.go:28-33)
+    assert set(data) == {"id", "token", "expires_at", "type"}
+    assert data["token"].startswith("ankra_")
 
 
 def test_charts_table_truncates_descriptions(emu: Emu) -> None:
@@ -467,30 +516,61 @@ def test_chat_answers_from_cluster_health(emu: Emu) -> None:
     assert bad_mode.returncode == 2
 
 
-def test_chat_health_report(emu: Emu) -> None:
+def test_chat_health_report_is_nested(emu: Emu) -> None:
+    """ProactiveInsightWire (internal/client/chat.go:52-87); `--ai` defaults to true (cmd/chat.go:478)."""
     data = emu.json("chat", "health", "--cluster", "production")
-    assert data["status"] == "degraded" and 0 < data["score"] < 100
-    assert {i["namespace"] for i in data["issues"]} == {"api"}
-    for issue in data["issues"]:
-        assert {"title", "severity", "namespace", "suggested_actions"} <= set(issue)
+    assert set(data) == {"cluster_id", "health_report", "ai_insights", "summary", "generated_at"}
+    report = data["health_report"]
+    assert set(report) == {"status", "score", "issues", "pod_stats", "node_stats", "evaluated_at"}
+    assert report["status"] == "degraded" and 0 < report["score"] < 100
+    assert {i["namespace"] for i in report["issues"]} == {"api"}
+    for issue in report["issues"]:
+        assert set(issue) == {"title", "severity", "description", "namespace", "suggested_actions"}
         assert issue["suggested_actions"]
-    assert data["pods"]["crash_loop_back_off"] == 2
-    assert data["nodes"] == {"total": 6, "ready": 6, "not_ready": 0}
-    assert "ai_analysis" not in data
-    with_ai = emu.json("chat", "health", "--cluster", "production", "--ai")
-    assert "312Mi" in with_ai["ai_analysis"]
-    staging = emu.json("chat", "health", "--cluster", "staging-cluster")
+    assert report["pod_stats"]["crash_loop_back_off"] == 2
+    assert report["node_stats"] == {"total": 6, "ready": 6, "not_ready": 0}
+    assert any("312Mi" in i["root_cause_analysis"] for i in data["ai_insights"])
+    assert "DATABASE_URL" in data["summary"]
+    without_ai = emu.json("chat", "health", "--cluster", "production", "--ai=false")
+    assert without_ai["ai_insights"] == [] and without_ai["summary"] == ""
+    staging = emu.json("chat", "health", "--cluster", "staging-cluster")["health_report"]
     assert staging["status"] == "healthy" and staging["issues"] == [] and staging["score"] == 100
-    text = emu.run("chat", "health", "--cluster", "production", "--ai")
-    assert "Status: degraded" in text.stdout and "AI Analysis:" in text.stdout
+    text = emu.run("chat", "health", "--cluster", "production").stdout.splitlines()
+    assert text[:2] == ["Cluster Health for 'production'", "─────────────────────────────────────────"]
+    assert text[2:4] == ["  Status: degraded", f"  Score:  {report['score']}/100"]
+    assert "  AI Insights:" in text and "  Issues:" in text
 
 
-def test_cluster_get_lists_kubernetes_resources(emu: Emu) -> None:
-    resources = emu.json("cluster", "get", "production")
-    kinds = {r["kind"] for r in resources}
-    assert {"Node", "Namespace", "Deployment", "HelmRelease", "Pod"} <= kinds
-    pods = {r["name"]: r["status"] for r in resources if r["kind"] == "Pod"}
-    assert pods == {"api-server-7d8f9": "CrashLoopBackOff", "api-worker-3k9d2": "CrashLoopBackOff"}
+def test_cluster_get_lists_kubernetes_resources_per_kind(emu: Emu) -> None:
+    """`cluster get` is a group (cmd/cluster_k8s.go:1002-1046): one sub-command per kind, with -o."""
+    group = emu.run("cluster", "get", "--cluster", "production")
+    assert group.returncode == 0 and "Available Commands:" in group.stdout and "pods" in group.stdout
+    pods = emu.json("cluster", "get", "pods", "-n", "api", "--cluster", "production")["resource_responses"][0]
+    assert pods["kind"] == "Pod"
+    reasons = {p["metadata"]["name"]: p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"]
+               for p in pods["items"]}
+    assert reasons == {"api-server-7d8f9": "CrashLoopBackOff", "api-worker-3k9d2": "CrashLoopBackOff"}
+    nodes = emu.json("cluster", "get", "nodes", "--cluster", "staging-cluster")["resource_responses"][0]["items"]
+    assert len(nodes) == 4
+    table = emu.run("cluster", "get", "pods", "-A", "-o", "table", "--cluster", "production")
+    assert table.returncode == 0 and "api-server-7d8f9" in table.stdout
+
+
+def test_debugging_reads_find_the_root_cause(emu: Emu) -> None:
+    """cmd/cluster_events.go:23, cmd/cluster_describe.go:27, cmd/cluster_k8s.go:769, cmd/cluster_top.go:47."""
+    events = emu.json("cluster", "events", "--for", "pod/api-server-7d8f9", "--cluster", "production")
+    assert {e["reason"] for e in events} == {"OOMKilling", "BackOff"}
+    warnings = emu.json("cluster", "events", "--type", "Warning", "--cluster", "production")
+    assert all(e["type"] == "Warning" for e in warnings) and len(warnings) == 4
+    described = emu.json("cluster", "describe", "pod", "api-worker-3k9d2", "-n", "api", "--cluster", "production")
+    assert described["object"]["status"]["containerStatuses"][0]["lastState"]["terminated"]["exitCode"] == 1
+    logs = emu.run("cluster", "logs", "api-worker-3k9d2", "-n", "api", "--previous", "--follow=false",
+                   "--cluster", "production")
+    assert "DATABASE_URL is not set" in logs.stdout
+    top = {p["metadata"]["name"]: p for p in emu.json("cluster", "top", "pods", "-A", "--cluster", "production")}
+    assert top["api-server-7d8f9"]["containers"][0]["usage"]["memory"] == "312Mi"
+    missing = emu.run("cluster", "describe", "pod", "nope", "-n", "api", "--cluster", "production")
+    assert missing.returncode == 3
 
 
 def test_help_exits_zero(emu: Emu) -> None:

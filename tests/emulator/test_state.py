@@ -12,33 +12,42 @@ import ankra_emulator
 
 from .conftest import Emu
 
+STAGING_ID = "3f6c2a9e-5b1d-4c7a-9e2f-8d4b6a1c0e57"  # tools/ankra_emulator/seed.py
+PRODUCTION_ID = "9a1e7c44-2d8b-4f36-b5a0-6e3c9d8f1b22"
+
+
+def worker_count(emu: Emu, cluster_id: str, provider: str) -> int:
+    return emu.json("cluster", provider, "workers", cluster_id)["worker_count"]
+
 
 def test_scale_persists_and_bounds_are_enforced(emu: Emu) -> None:
-    result = emu.run("cluster", "scale", "staging-cluster", "5")
+    result = emu.run("cluster", "scale", STAGING_ID, "5")
     assert (
-        result.returncode == 0 and result.stdout == "Cluster 'staging-cluster' workers scaled from 3 to 5.\n"
+        result.returncode == 0 and result.stdout == "  Provider: hetzner\nScaling up from 3 to 5 workers.\n"
     )
-    assert emu.run("cluster", "hetzner", "workers", "staging-cluster").stdout.startswith("Worker Count: 5\n")
+    assert emu.run("cluster", "hetzner", "workers", STAGING_ID).stdout.startswith("Worker Count: 5\n")
     assert emu.json("cluster", "info", "staging-cluster")["nodes"] == 6
-    too_many = emu.run("cluster", "scale", "staging-cluster", "50")
+    too_many = emu.run("cluster", "scale", STAGING_ID, "50")
     assert too_many.returncode == 1 and "max 10" in too_many.stderr
-    not_a_number = emu.run("cluster", "scale", "staging-cluster", "five")
-    assert not_a_number.returncode == 2
-    assert emu.json("cluster", "scale", "staging-cluster", "4") == {"previous_count": 5, "new_count": 4}
+    not_a_number = emu.run("cluster", "scale", STAGING_ID, "five")
+    # cmd/cluster_scale.go:51-55: a plain error, so exit 1 (not a usage error)
+    assert not_a_number.returncode == 1
+    assert not_a_number.stderr == 'Error: invalid worker count: strconv.Atoi: parsing "five": invalid syntax\n'
+    assert emu.json("cluster", "scale", STAGING_ID, "4") == {"previous_count": 5, "new_count": 4}
 
 
 def test_node_group_add_scale_delete(emu: Emu) -> None:
     added = emu.run(
-        "cluster", "node-group", "add", "staging-cluster", "gpu", "--count", "2", "--server-type", "ccx33"
+        "cluster", "node-group", "add", STAGING_ID, "--name", "gpu", "--count", "2", "--instance-type", "ccx33"
     )
     assert added.returncode == 0, added.stderr
-    assert emu.json("cluster", "info", "staging-cluster")["workers"] == 5
-    assert emu.run("cluster", "node-group", "delete", "staging-cluster", "gpu").returncode == 4  # prompt, EOF
-    deleted = emu.run("cluster", "node-group", "delete", "staging-cluster", "gpu", "--yes")
+    assert worker_count(emu, STAGING_ID, "hetzner") == 5
+    assert emu.run("cluster", "node-group", "delete", STAGING_ID, "gpu").returncode == 4  # prompt, EOF
+    deleted = emu.run("cluster", "node-group", "delete", STAGING_ID, "gpu", "--yes")
     assert deleted.returncode == 0
-    groups = [g["name"] for g in emu.json("cluster", "node-group", "list", "staging-cluster")]
+    groups = [g["name"] for g in emu.json("cluster", "node-group", "list", STAGING_ID)["node_groups"]]
     assert groups == ["workers"]
-    assert emu.run("cluster", "node-group", "scale", "staging-cluster", "gpu", "1").returncode == 3
+    assert emu.run("cluster", "node-group", "scale", STAGING_ID, "gpu", "1").returncode == 3
 
 
 def test_deprovision_prompt_then_state_then_gone(emu: Emu) -> None:
@@ -46,19 +55,19 @@ def test_deprovision_prompt_then_state_then_gone(emu: Emu) -> None:
     cancelled = emu.run("cluster", "deprovision", "staging-cluster")
     assert cancelled.returncode == 4
     assert 'Deprovision cluster "staging-cluster"?' in cancelled.stdout and "[y/N]: " in cancelled.stdout
-    assert emu.json("cluster", "info", "staging-cluster")["state"] == "running"
+    assert emu.json("cluster", "info", "staging-cluster")["state"] == "online"
     done = emu.run("cluster", "deprovision", "staging-cluster", "--yes")
     assert done.returncode == 0 and "being deprovisioned" in done.stdout
     assert emu.json("cluster", "info", "staging-cluster")["state"] == "deprovisioning"
-    assert emu.run("cluster", "scale", "staging-cluster", "4").returncode == 1
+    assert emu.run("cluster", "scale", STAGING_ID, "4").returncode == 1
     emu.write_faults(deprovision_seconds=0)  # the platform finished tearing it down
     assert emu.run("cluster", "info", "staging-cluster").returncode == 3
-    old_form = emu.run("cluster", "ovh", "deprovision", "production", "--yes", "--force")
-    assert old_form.returncode == 0 and "deprecated" in old_form.stderr
+    old_form = emu.run("cluster", "ovh", "deprovision", PRODUCTION_ID, "--yes", "--force")
+    assert old_form.returncode == 0 and old_form.stderr == ""  # not deprecated in the CLI
     assert emu.run("cluster", "list").stdout == "No clusters found.\n"
 
 
-def test_created_cluster_becomes_running(emu: Emu) -> None:
+def test_created_cluster_comes_online(emu: Emu) -> None:
     emu.write_faults(provision_seconds=0)
     emu.run(
         "cluster",
@@ -74,10 +83,14 @@ def test_created_cluster_becomes_running(emu: Emu) -> None:
         "fi-hel1",
         "--worker-count",
         "3",
+        "--worker-plan",
+        "4xCPU-8GB",
     )
     info = emu.json("cluster", "info", "u1")
-    assert (info["state"], info["workers"], info["location"]) == ("running", 3, "fi-hel1")
-    assert emu.run("cluster", "upcloud", "workers", "u1").stdout.startswith("Worker Count: 3\n")
+    assert (info["state"], info["nodes"], info["kind"]) == ("online", 4, "upcloud")
+    assert emu.run("cluster", "upcloud", "workers", info["id"]).stdout.startswith("Worker Count: 3\n")
+    groups = emu.json("cluster", "node-group", "list", info["id"])["node_groups"]
+    assert groups[0]["instance_type"] == "4xCPU-8GB"
 
 
 def test_rename_and_clone(emu: Emu) -> None:
@@ -102,16 +115,16 @@ def test_rename_and_clone(emu: Emu) -> None:
     assert cloned.returncode == 0, cloned.stderr
     prod = {s["name"]: s for s in emu.json("cluster", "stacks", "list", "--cluster", "production")}
     assert len(prod["edge-copy"]["addons"]) == 2
-    history = emu.json("cluster", "stacks", "history", "edge-copy", "--cluster", "production")
-    assert "cloned from" in history[-1]["summary"]
+    history = emu.json("cluster", "stacks", "history", "edge-copy", "--cluster", "production")["history"]
+    newest = history[0]["version_history"][0]  # per member, newest version first
+    assert newest["change_type"] == "created" and "cloned from" in newest["delta"][0]["summary"]
 
 
 def test_reconcile_records_operations(emu: Emu) -> None:
-    before = emu.json("cluster", "info", "production")["last_reconciled_at"]
     emu.run("cluster", "reconcile", "production")
     clusters = json.loads((emu.state / "clusters.json").read_text())["clusters"]
     prod = next(c for c in clusters if c["name"] == "production")
-    assert len(prod["operations"]) == 3 and prod["last_reconciled_at"] >= before
+    assert len(prod["operations"]) == 3 and prod["last_reconciled_at"]
 
 
 def test_parallel_scale_and_apply_leave_consistent_state(emu: Emu, tmp_path: Path) -> None:
@@ -137,7 +150,7 @@ def test_parallel_scale_and_apply_leave_consistent_state(emu: Emu, tmp_path: Pat
                                 "chart_name": "redis",
                                 "chart_version": "19.6.4",
                                 "namespace": f"par-{i}",
-                                "parents": [{"manifest": f"par-{i}-ns"}],
+                                "parents": [{"name": f"par-{i}-ns", "kind": "manifest"}],
                             }
                         ],
                     }
@@ -149,18 +162,19 @@ def test_parallel_scale_and_apply_leave_consistent_state(emu: Emu, tmp_path: Pat
         files.append(str(path))
     jobs = [("cluster", "apply", "-f", f) for f in files]
     # Targets 6..15 are distinct and differ from the initial 5, so the reported moves form a chain.
-    jobs += [("cluster", "scale", "production", str(n)) for n in range(6, 16)]
+    jobs += [("cluster", "scale", PRODUCTION_ID, str(n)) for n in range(6, 16)]
     with ThreadPoolExecutor(max_workers=20) as pool:
         results = list(pool.map(lambda args: emu.run(*args, timeout=60), jobs))
     assert [r.returncode for r in results] == [0] * 20, [r.stderr for r in results if r.returncode]
     stacks = {s["name"] for s in emu.json("cluster", "stacks", "list", "--cluster", "production")}
-    assert {f"par-{i}" for i in range(10)} <= stacks
+    # each file declares one stack and apply prunes the rest: the last apply to run wins, whole
+    assert len(stacks) == 1 and stacks <= {f"par-{i}" for i in range(10)}
     # Every scale reported a transition, and together they form one chain from 3 to the final count.
     moves = [
-        tuple(int(x) for x in r.stdout.split("scaled from ")[1].rstrip(".\n").split(" to "))
+        tuple(int(x) for x in r.stdout.split(" from ")[1].removesuffix(" workers.\n").split(" to "))
         for r in results[10:]
     ]
-    final = emu.json("cluster", "info", "production")["workers"]
+    final = worker_count(emu, PRODUCTION_ID, "ovh")
     chain = {a: b for a, b in moves}
     assert len(chain) == 10
     current, seen = 5, 0
@@ -205,7 +219,7 @@ def test_viewer_token_and_forbidden_commands_exit_7(emu: Emu) -> None:
     viewer = "ankra_" + "a" * 48
     ankra_emulator.add_token(emu.state, viewer, name="read-only", role="viewer")
     assert emu.run("cluster", "list", ANKRA_API_TOKEN=viewer).returncode == 0
-    denied = emu.run("cluster", "scale", "production", "6", ANKRA_API_TOKEN=viewer)
+    denied = emu.run("cluster", "scale", PRODUCTION_ID, "6", ANKRA_API_TOKEN=viewer)
     assert denied.returncode == 7
     assert denied.stderr.splitlines()[0] == (
         'Error: permission denied: this action requires the "clusters:scale" permission. '
@@ -213,7 +227,7 @@ def test_viewer_token_and_forbidden_commands_exit_7(emu: Emu) -> None:
     )
     emu.write_faults(forbidden_commands=["tokens create"])
     assert emu.run("tokens", "create", "x").returncode == 7
-    assert emu.json("cluster", "info", "production")["workers"] == 5
+    assert worker_count(emu, PRODUCTION_ID, "ovh") == 5
 
 
 def test_init_cli_and_wrapper_with_scrubbed_env(tmp_path: Path) -> None:

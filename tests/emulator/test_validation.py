@@ -50,7 +50,7 @@ GOOD = textwrap.dedent("""\
               chart_version: 19.6.4
               registry_name: bitnami
               namespace: app-data
-              parents: [{manifest: app-data-namespace}]
+              parents: [{name: app-data-namespace, kind: manifest}]
         - name: edge
           description: Ingress for the app
           deploy_wave: 1
@@ -65,7 +65,7 @@ GOOD = textwrap.dedent("""\
               chart_name: ingress-nginx
               chart_version: 4.11.2
               namespace: edge
-              parents: [{manifest: edge-namespace}]
+              parents: [{name: edge-namespace, kind: manifest}]
     """)
 
 
@@ -92,7 +92,7 @@ def _redis(**over: object) -> dict:
         "chart_name": "redis",
         "chart_version": "19.6.4",
         "namespace": "data",
-        "parents": [{"manifest": "ns"}],
+        "parents": [{"name": "ns", "kind": "manifest"}],
     }
     addon.update(over)
     return {k: v for k, v in addon.items() if v is not None}
@@ -127,7 +127,7 @@ BAD = {
             {
                 "name": "s",
                 "manifests": [_ns()],
-                "addons": [_redis(parents=[{"manifest": "ns"}, {"name": "secrets", "kind": "manifest"}])],
+                "addons": [_redis(parents=[{"name": "ns", "kind": "manifest"}, {"name": "secrets", "kind": "manifest"}])],
             }
         ),
         'addon "r": parent manifest "secrets" is not defined in this file',
@@ -136,13 +136,13 @@ BAD = {
         _doc(
             {"name": "s", "manifests": [_ns()], "addons": [_redis(parents=[{"name": "ns", "kind": "helm"}])]}
         ),
-        'addon "r": parent "ns" has kind \'helm\'',
+        'addon "r": parent #1 has invalid kind "helm" (must be "manifest" or "addon")',
     ),
     "cycle": (
         _doc(
             {
                 "name": "s",
-                "manifests": [_cm("a", {"manifest": "b"}), _cm("b", {"name": "a", "kind": "manifest"})],
+                "manifests": [_cm("a", {"name": "b", "kind": "manifest"}), _cm("b", {"name": "a", "kind": "manifest"})],
             }
         ),
         "dependency cycle",
@@ -181,7 +181,7 @@ BAD = {
                     _ns(),
                     {
                         "name": "creds",
-                        "parents": [{"manifest": "ns"}],
+                        "parents": [{"name": "ns", "kind": "manifest"}],
                         "encrypted_paths": ["stringData.user"],
                         "manifest": SECRET,
                     },
@@ -201,12 +201,16 @@ def test_rule_rejects_bad_yaml(case: str, emu: Emu, write_yaml) -> None:
     before = (emu.state / "clusters.json").read_bytes()
     result = emu.run("cluster", "validate", "-f", path)
     assert result.returncode == 1, (case, result.stdout, result.stderr)
+    # cmd/cluster_validate.go:86-94: details on stderr, then the error line; nothing on stdout
     lines = result.stderr.splitlines()
-    assert lines[0].startswith("Error: cluster.yaml: validation failed with")
-    assert any(expected in line for line in lines[1:]), (case, result.stderr)
-    # apply refuses the same file and changes nothing.
+    assert lines[0] == f'Validation failed for "{path}":' and result.stdout == ""
+    assert any(expected in line for line in lines[1:-1] if line.startswith("- ")), (case, result.stderr)
+    assert lines[-1] == f'Error: validation failed for "{path}"'
+    # apply refuses the same file (cmd/apply.go:120-134: "Import failed …", `import failed`), changes nothing.
     applied = emu.run("cluster", "apply", "-f", path)
     assert applied.returncode == 1 and expected in applied.stderr
+    assert applied.stderr.splitlines()[0] == "Import failed with the following issues:"
+    assert applied.stderr.splitlines()[-1] == "Error: import failed"
     assert (emu.state / "clusters.json").read_bytes() == before
 
 
@@ -218,27 +222,31 @@ def test_every_error_is_listed_one_per_line(emu: Emu, write_yaml) -> None:
             "addons": [_redis(chart_version="0.0.1", namespace="Bad_NS", parents=None)],
         }
     )
-    result = emu.run("cluster", "validate", "-f", write_yaml(text))
-    detail = [line for line in result.stderr.splitlines()[1:] if line.startswith("  - ")]
+    path = write_yaml(text)
+    result = emu.run("cluster", "validate", "-f", path)
+    detail = [line for line in result.stderr.splitlines()[1:] if line.startswith("- ")]
     assert len(detail) == 3
-    assert result.stderr.splitlines()[0] == "Error: cluster.yaml: validation failed with 3 error(s)"
+    assert result.stderr.splitlines()[-1] == f'Error: validation failed for "{path}"'
 
 
 def test_good_multi_stack_yaml_validates_applies_and_lists(emu: Emu, write_yaml) -> None:
     path = write_yaml(GOOD)
     valid = emu.run("cluster", "validate", "-f", path)
     assert valid.returncode == 0, valid.stderr
-    assert "2 stack(s), 3 manifest(s), 3 addon(s)" in valid.stdout
+    assert valid.stdout == f'Validation passed for "{path}"; no changes applied.\n'
 
     dry = emu.run("cluster", "apply", "-f", path, "--dry-run")
-    assert dry.returncode == 0 and "no changes made" in dry.stdout
+    assert dry.returncode == 0
+    assert dry.stdout == f'Validation succeeded for "{path}"; no changes applied (--dry-run).\n'
     assert "app-data" not in {
         s["name"] for s in emu.json("cluster", "stacks", "list", "--cluster", "staging-cluster")
     }
 
+    emu.write_faults(apply_seconds=0)
     applied = emu.run("cluster", "apply", "-f", path, "--wait")
     assert applied.returncode == 0, applied.stderr
-    assert "2 stack(s) created, 0 updated" in applied.stdout
+    assert applied.stdout.startswith("Cluster 'staging-cluster' configuration applied.\n")
+    assert "Track them with 'ankra cluster operations list'" in applied.stdout
     listing = emu.run("cluster", "stacks", "list", "--cluster", "staging-cluster")
     rows = {
         line.split("│")[1].strip(): [c.strip() for c in line.split("│")[1:-1]]
@@ -247,16 +255,19 @@ def test_good_multi_stack_yaml_validates_applies_and_lists(emu: Emu, write_yaml)
     }
     assert rows["app-data"] == ["app-data", "Postgres and Redis for the app", "✓ up", "2", "2", "2"]
     assert rows["edge"] == ["edge", "Ingress for the app", "✓ up", "1", "1", "1"]
-    assert {"monitoring", "ingress"} <= set(rows)  # stacks not in the file are kept
+    # apply prunes what the file no longer declares (CHANGELOG v0.13.0-rc0): the seeded stacks are gone
+    assert set(rows) == {"app-data", "edge"}
 
     # The secret's value never reaches the state: it is stored SOPS-style encrypted.
     state_text = "".join(p.read_text() for p in emu.state.glob("*.json"))
     assert "correct-horse-battery" not in state_text and "ENC[AES256_GCM" in state_text
 
-    again = emu.run("cluster", "apply", "-f", path)
-    assert "0 stack(s) created, 2 updated" in again.stdout
-    history = emu.json("cluster", "stacks", "history", "app-data", "--cluster", "staging-cluster")
-    assert [h["action"] for h in history] == ["created", "updated"]
+    again = emu.run("cluster", "apply", "-f", path)  # asynchronous by default
+    assert again.stdout.startswith("Cluster apply submitted.\n")
+    history = emu.json("cluster", "stacks", "history", "app-data", "--cluster", "staging-cluster")["history"]
+    # GetStackHistoryResponse: grouped per member, newest version first
+    assert history and {item["resource_type"] for item in history} <= {"addon", "manifest"}
+    assert [v["change_type"] for v in history[0]["version_history"]] == ["updated", "created"]
 
 
 def test_shorthand_parents_and_existing_namespace(emu: Emu, write_yaml) -> None:
@@ -278,18 +289,45 @@ def test_shorthand_parents_and_existing_namespace(emu: Emu, write_yaml) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_apply_missing_file_and_unknown_cluster(emu: Emu, write_yaml) -> None:
+def test_apply_missing_file_and_new_cluster(emu: Emu, write_yaml) -> None:
     missing = emu.run("cluster", "apply", "-f", "/nonexistent/cluster.yaml")
     assert missing.returncode == 1 and "no such file" in missing.stderr
-    unknown = emu.run("cluster", "apply", "-f", write_yaml(GOOD), "--cluster", "nope")
-    assert unknown.returncode == 3
+    # apply targets metadata.name; the persistent --cluster is ignored (cmd/apply.go:56-107)
+    # an unknown metadata.name imports a new cluster (POST /api/v1/clusters/import); see test_go_ported.py
+    unknown = emu.run("cluster", "apply", "-f", write_yaml(GOOD.replace("{name: staging-cluster}", "{name: nope}")))
+    assert unknown.returncode == 0 and unknown.stdout.startswith("Cluster apply submitted.\n"), unknown.stderr
+    assert emu.json("cluster", "info", "nope")["kind"] == "imported"
+    ignored = emu.run("cluster", "apply", "-f", write_yaml(GOOD), "--cluster", "production")
+    assert ignored.returncode == 0, ignored.stderr
+    assert "app-data" in {s["name"] for s in emu.json("cluster", "stacks", "list", "--cluster", "staging-cluster")}
+    assert "app-data" not in {s["name"] for s in emu.json("cluster", "stacks", "list", "--cluster", "production")}
 
 
-def test_apply_wait_times_out_with_exit_5(emu: Emu, write_yaml) -> None:
-    emu.write_faults(apply_stuck=True)
+def test_apply_is_asynchronous_and_its_operation_shows_when_it_finishes(emu: Emu, write_yaml) -> None:
+    """TestApplyClusterAsyncSubmitAgainstMockAPI (cmd/apply_async_smoke_test.go:13): without --wait the
+    apply is submitted; `cluster operations list` shows the deploy until it completes."""
+    emu.write_faults(apply_seconds=1.5)
+    submitted = emu.json("cluster", "apply", "-f", write_yaml(GOOD))
+    assert submitted == {"submitted": True, "operation": "Cluster apply",
+                         "hint": "re-run with --wait to block until completion and see the full result"}
+    ops = emu.json("cluster", "operations", "list", "--cluster", "staging-cluster")
+    assert ops[0]["type"] == "cluster_apply" and ops[0]["status"] == "running"
+    assert ops[0]["step_summary"]["running"] == 2
+    import time
+
+    deadline = time.monotonic() + 20
+    while emu.json("cluster", "operations", "list", "--cluster", "staging-cluster")[0]["status"] != "completed":
+        assert time.monotonic() < deadline, "the apply operation never completed"
+        time.sleep(0.3)
+    states = {s["name"]: s["state"] for s in emu.json("cluster", "stacks", "list", "--cluster", "staging-cluster")}
+    assert states == {"app-data": "up", "edge": "up"}
+
+
+def test_stuck_apply_keeps_its_operation_running_and_stacks_deploying(emu: Emu, write_yaml) -> None:
+    emu.write_faults(apply_stuck=True, apply_seconds=0)
     result = emu.run("cluster", "apply", "-f", write_yaml(GOOD), "--wait", "--timeout", "1s")
-    assert result.returncode == 5
-    assert "timed out" in result.stderr
+    assert result.returncode == 0, result.stderr  # --wait covers the configuration write, not the deploys
+    assert emu.json("cluster", "operations", "list", "--cluster", "staging-cluster")[0]["status"] == "running"
     states = {
         s["name"]: s["state"] for s in emu.json("cluster", "stacks", "list", "--cluster", "staging-cluster")
     }

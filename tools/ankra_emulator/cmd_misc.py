@@ -65,40 +65,36 @@ def cmd_chat(ctx: Context) -> int:
 
 
 def cmd_health(ctx: Context) -> int:
-    """`chat health [--cluster C] [--ai] [-o json]`."""
+    """`chat health [--cluster C] [--ai=true|false] [-o json]` (cmd/chat.go:424-488): `--ai` is on by
+    default; the JSON is nested (health_report, ai_insights, summary)."""
     with ctx.session() as state:
         cluster = find_cluster(state, ctx.cluster_ref())
-        data = health.report(cluster, ai=bool(ctx.flag("ai")))
+        data = health.wire(cluster, ai=bool(ctx.flag("ai")), at=iso(now()))
     if ctx.fmt:
         render.dump(data, ctx.fmt)
         return 0
-    pods, nodes = data["pods"], data["nodes"]
-    render.out(f"Cluster Health: {data['cluster_name']}")
-    render.out(f"Status: {data['status']}")
-    render.out(f"Score: {data['score']}/100")
-    render.out(
-        f"Pods: {pods['running']}/{pods['total']} running, {pods['pending']} pending, "
-        f"{pods['crash_loop_back_off']} CrashLoopBackOff, {pods['failed']} failed"
-    )
-    render.out(f"Nodes: {nodes['ready']}/{nodes['total']} ready")
-    if data["issues"]:
+    report = data["health_report"]
+    render.out(f"Cluster Health for '{cluster['name']}'")
+    render.out("─────────────────────────────────────────")
+    render.out(f"  Status: {report['status']}")
+    render.out(f"  Score:  {report['score']}/100")
+    render.out(f"  Last Updated: {render.humanize(report['evaluated_at'])}")
+    if data["summary"]:
+        render.out(f"  Summary: {data['summary']}")
+    if report["issues"]:
         render.out("")
-        render.table(
-            ["Severity", "Namespace", "Issue"],
-            [[i["severity"], i["namespace"] or "-", i["title"]] for i in data["issues"]],
-            title=f"Issues ({len(data['issues'])})",
-            styles={"Severity": "red"},
-        )
-        render.out("Suggested actions:")
-        for issue in data["issues"]:
+        render.out("  Issues:")
+        for issue in report["issues"]:
+            render.out(f"    - [{issue['severity']}] {issue['title']}")
             for action in issue["suggested_actions"]:
-                render.out(f"  - {issue['resource']}: {action}")
-    else:
-        render.out("No issues found.")
-    if "ai_analysis" in data:
+                render.out(f"        · {action}")
+    if data["ai_insights"]:
         render.out("")
-        render.out("AI Analysis:")
-        render.out(data["ai_analysis"])
+        render.out("  AI Insights:")
+        for insight in data["ai_insights"]:
+            render.out(f"    - [{insight['severity']}] {insight['title']}")
+            if insight["root_cause_analysis"]:
+                render.out(f"        Root cause: {insight['root_cause_analysis']}")
     return 0
 
 
@@ -327,10 +323,15 @@ def cmd_credentials_create(ctx: Context, provider: str) -> int:
 
 
 def _token_view(entry: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: entry.get(k)
-        for k in ("id", "name", "status", "role", "created_at", "expires_at", "last_used_at", "revoked_at")
-    }
+    """A token as `tokens list -o json` prints it (internal/client/tokens.go:10-18): `revoked`, no status."""
+    view = {"id": entry["id"], "name": entry["name"], "expires_at": entry.get("expires_at") or "",
+            "created_at": entry["created_at"]}
+    if entry.get("revoked_at"):
+        view["revoked_at"] = entry["revoked_at"]
+    if entry.get("last_used_at"):
+        view["last_used_at"] = entry["last_used_at"]
+    view["revoked"] = entry.get("status") == "Revoked"
+    return view
 
 
 def cmd_tokens_list(ctx: Context) -> int:
@@ -346,10 +347,10 @@ def cmd_tokens_list(ctx: Context) -> int:
             [
                 v["id"],
                 v["name"],
-                v["status"],
+                "Revoked" if v["revoked"] else "Active",
                 render.humanize(v["created_at"]),
-                render.humanize(v["expires_at"]),
-                render.humanize(v["last_used_at"]),
+                render.humanize(v["expires_at"]) if v["expires_at"] else "Never",
+                render.humanize(v.get("last_used_at")) if v.get("last_used_at") else "Never",
             ]
             for v in views
         ],
@@ -383,8 +384,8 @@ def cmd_tokens_create(ctx: Context) -> int:
             expires_at=expires_at,
         )
         state.tokens.append(entry)
-    if ctx.fmt:
-        render.dump({**_token_view(entry), "token": value}, ctx.fmt)
+    if ctx.fmt:  # CreateTokenResponse (internal/client/tokens.go:28-33)
+        render.dump({"id": entry["id"], "token": value, "expires_at": expires_at or "", "type": "api"}, ctx.fmt)
         return 0
     render.out(f"Token '{name}' created successfully!")
     render.out(f"Token ID: {entry['id']}")

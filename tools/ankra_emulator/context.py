@@ -80,12 +80,14 @@ class Context:
             raise CliError(f"cancelled: {what}", CANCELLED)
 
 
-def find_cluster(state: State, ref: str) -> dict[str, Any]:
-    """A cluster by id or name (exit 3 when there is none)."""
+def find_cluster(state: State, ref: str, action: str | None = None) -> dict[str, Any]:
+    """A cluster by ID or name, as `--cluster` and the name-taking commands resolve it
+    (cmd/cluster_select.go:197-208, `lookupClusterByNameOrID`); exit 3 when there is none."""
     for cluster in state.clusters:
         if ref in (cluster["id"], cluster["name"]):
             return cluster
-    raise not_found(f'cluster "{ref}" not found')
+    prefix = f"{action}: " if action else ""
+    raise not_found(f'{prefix}cluster "{ref}" not found')
 
 
 def read_selection(path: Path) -> dict[str, Any] | None:
@@ -98,7 +100,8 @@ def read_selection(path: Path) -> dict[str, Any] | None:
 
 
 def settle(state: State, faults: dict[str, Any]) -> None:
-    """Apply time-driven transitions: provisioning -> running, deprovisioning -> gone."""
+    """Apply time-driven transitions: provisioning -> online, deprovisioning -> gone, and finish the
+    operations (executions) whose time has come, with the stacks they deploy."""
     moment = now()
     provision = float(faults.get("provision_seconds", faults_mod.DEFAULT_PROVISION_SECONDS))
     deprovision = float(faults.get("deprovision_seconds", faults_mod.DEFAULT_DEPROVISION_SECONDS))
@@ -107,11 +110,13 @@ def settle(state: State, faults: dict[str, Any]) -> None:
         since = cluster.get("state_since")
         elapsed = (moment - parse_time(since)).total_seconds() if since else 0.0
         if cluster.get("state") == "provisioning" and elapsed >= provision:
-            cluster["state"] = "running"
+            cluster["state"] = "online"
+            cluster["operational_at"] = iso(moment)
             cluster["state_since"] = iso(moment)
             cluster["updated_at"] = iso(moment)
         if cluster.get("state") == "deprovisioning" and elapsed >= deprovision:
             continue
+        _finish_operations(cluster, moment, bool(faults.get("apply_stuck")))
         keep.append(cluster)
     state.clusters[:] = keep
 
@@ -119,3 +124,19 @@ def settle(state: State, faults: dict[str, Any]) -> None:
 def env_flag(name: str) -> bool:
     """Whether an environment switch is on (1/true/yes)."""
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes"}
+
+
+def _finish_operations(cluster: dict[str, Any], moment: Any, stuck: bool) -> None:
+    """Running operations whose `ready_at` has passed complete; an apply's stacks come up with it."""
+    for op in cluster.get("operations", []):
+        if op.get("status") != "running" or stuck:
+            continue
+        if parse_time(op["ready_at"]) > moment:
+            continue
+        op["status"] = "completed"
+        op["updated_at"] = iso(moment)
+        op["steps"] = {"succeeded": op["steps"]["running"] + op["steps"]["succeeded"], "failed": 0, "running": 0}
+        for stack in cluster.get("stacks", []):
+            if stack.get("operation_id") == op["id"] and stack.get("state") == "deploying":
+                stack["state"] = "up"
+                stack["updated_at"] = iso(moment)

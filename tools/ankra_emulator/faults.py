@@ -16,7 +16,10 @@ faults.json (all keys optional):
    "fail_match": ["cluster scale"],     only calls of these commands count (prefix match)
    "fail_exit_code": 1,
    "forbidden_commands": ["tokens create"],   exit 7, as an RBAC refusal would
-   "apply_stuck": false,                applied stacks stay "deploying"; `apply --wait` times out
+   "apply_stuck": false,                applied stacks stay "deploying" (`apply --wait` still returns:
+                                        it covers the configuration write, not the deploys)
+   "write_seconds": 0,                  how long a `--wait` write takes; longer than --timeout: exit 5
+   "write_stuck": false,                a `--wait` write never finishes: exit 5 after --timeout
    "provision_seconds": 3, "deprovision_seconds": 10}
 """
 

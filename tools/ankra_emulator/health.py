@@ -33,7 +33,7 @@ def report(cluster: dict[str, Any], *, ai: bool = False) -> dict[str, Any]:
     incidents = cluster.get("incidents", [])
     stacks = cluster.get("stacks", [])
     nodes_total = workers(cluster) + int(cluster.get("control_planes", 1))
-    running_cluster = cluster.get("state") == "running"
+    running_cluster = cluster.get("state") == "online"
     nodes_ready = nodes_total if running_cluster else 0
     pods_total = SYSTEM_PODS + sum(
         PODS_PER_ADDON * len(s.get("addons", [])) + PODS_PER_WORKLOAD * _workload_count(s) for s in stacks
@@ -193,7 +193,7 @@ def answer(question: str, clusters: list[dict[str, Any]], *, mode: str = "ask") 
             for cluster in clusters:
                 h = report(cluster)
                 lines.append(
-                    f"- {cluster['name']} ({cluster.get('provider')}, {cluster.get('state')}): "
+                    f"- {cluster['name']} ({cluster.get('kind')}, {cluster.get('state')}): "
                     f"{h['status']}, score {h['score']}/100, {h['pods']['running']}/"
                     f"{h['pods']['total']} pods running"
                 )
@@ -273,9 +273,58 @@ def _topic_lines(kind: str, cluster: dict[str, Any]) -> list[str]:
         return lines
     return [
         (
-            f"I looked at {name} ({cluster.get('provider')}, {cluster.get('state')}, Kubernetes "
+            f"I looked at {name} ({cluster.get('kind')}, {cluster.get('state')}, Kubernetes "
             f"{cluster.get('kube_version')}): {h['status']}, {h['nodes']['ready']} nodes Ready, "
             f"{h['pods']['running']}/{h['pods']['total']} pods running, {len(cluster.get('stacks', []))} stacks."
         ),
         "Ask me about crashes, health, memory, pods, nodes or stacks for more detail.",
     ]
+
+
+def wire(cluster: dict[str, Any], *, ai: bool, at: str) -> dict[str, Any]:
+    """The `chat health -o json` document: the API's ProactiveInsightWire (internal/client/chat.go:52-87),
+    with the report nested under `health_report` and the AI's root-cause insights in `ai_insights`."""
+    flat = report(cluster)
+    issues = [
+        {
+            "title": i["title"],
+            "severity": i["severity"],
+            "description": i.get("description") or i["title"],
+            "namespace": i["namespace"],
+            "suggested_actions": list(i["suggested_actions"]),
+        }
+        for i in flat["issues"]
+    ]
+    pods, nodes = flat["pods"], flat["nodes"]
+    insights: list[dict[str, Any]] = []
+    if ai:
+        for incident in cluster.get("incidents", []):
+            if incident.get("reason") == "OOMKilled":
+                cause = (f"{incident['pod']} is OOMKilled: its memory limit is {incident['memory_limit']} but "
+                         f"usage peaked at {incident['memory_peak']}, so the kernel kills it on each spike.")
+            else:
+                cause = (f"{incident['pod']} exits with code {incident.get('exit_code')} at startup: "
+                         f"{incident['detail'].split(', ', 1)[-1]}.")
+            insights.append({
+                "title": f"{incident['pod']} in CrashLoopBackOff ({incident['reason']})",
+                "root_cause_analysis": cause,
+                "severity": "critical",
+                "impact_assessment": f"Workload {incident['container']} in namespace {incident['namespace']} "
+                                     "is unavailable while it restarts.",
+            })
+    summary = analysis(cluster, flat) if ai else ""
+    return {
+        "cluster_id": cluster["id"],
+        "health_report": {
+            "status": flat["status"],
+            "score": flat["score"],
+            "issues": issues,
+            "pod_stats": {"total": pods["total"], "running": pods["running"], "pending": pods["pending"],
+                          "failed": pods["failed"], "crash_loop_back_off": pods["crash_loop_back_off"]},
+            "node_stats": {"total": nodes["total"], "ready": nodes["ready"], "not_ready": nodes["not_ready"]},
+            "evaluated_at": at,
+        },
+        "ai_insights": insights,
+        "summary": summary,
+        "generated_at": at,
+    }

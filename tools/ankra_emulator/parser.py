@@ -48,6 +48,9 @@ class Command:
     permission: str | None = None  # RBAC permission a mutation needs; None for reads
     deprecated: str | None = None  # cobra's "Command "x" is deprecated, <this>" note on stderr
     needs_auth: bool = True
+    # The real command this one follows: "cmd/cluster_scale.go:37" in ankraio/ankra-cli at the commit
+    # named in README.md (the provenance table); tests/unit/test_cli_contract.py compares the trees.
+    source: str = ""
     children: dict[str, Command] = field(default_factory=dict)
     parent: Command | None = None
 
@@ -133,8 +136,10 @@ def _resolve(root: Command, argv: list[str]) -> tuple[Command, list[str]]:
             node = node.children[token]
             i += 1
             continue
-        if not words_done and node.children and node.handler is None:
+        if not words_done and node.children and node.handler is None and node.parent is None:
             raise usage(f'unknown command "{token}" for "{node.path}"', node.path)
+        # Below the root, cobra treats an unknown word under a group as an argument of the group,
+        # which only prints its help and exits 0 (e.g. `ankra cluster stacks create x`).
         words_done = True
         rest.append(token)
         i += 1

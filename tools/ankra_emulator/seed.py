@@ -19,6 +19,9 @@ CRED_UPCLOUD = "cred-9e8f7a6b-upcloud"
 CRED_SSH = "cred-2b3c4d5e-ssh"
 CRED_GITHUB = "cred-6f7a8b9c-github"
 SEED_TOKEN_ID = "tok_5e1f0c2a9b7d4e3f"
+ORGANISATION_ID = "5d2c8f0e-7a41-4b6e-9c3d-1f8e2a7b4c60"
+ALERT_DESTINATION_ID = "0c6a1f3e-8b2d-4e57-a9c4-3d7e5f1b2a90"
+ALERT_ROUTE_ID = "7e4b2c1d-9f3a-4a68-b5e2-6c1d8f0a3b47"
 
 
 def _ns(name: str) -> str:
@@ -224,7 +227,7 @@ PRODUCTION_INCIDENTS = [
 
 
 def _group(name: str, server_type: str, count: int, lo: int, hi: int, at: str) -> dict[str, Any]:
-    return {"name": name, "server_type": server_type, "count": count, "min": lo, "max": hi, "created_at": at}
+    return {"name": name, "instance_type": server_type, "count": count, "min": lo, "max": hi, "created_at": at}
 
 
 def seed_state(token: str, at: datetime, *, role: str = "admin") -> dict[str, list[dict[str, Any]]]:
@@ -237,18 +240,18 @@ def seed_state(token: str, at: datetime, *, role: str = "admin") -> dict[str, li
             "name": "staging-cluster",
             "description": "Staging for the acme app",
             "environment": "staging",
-            "state": "running",
-            "provider": "hetzner",
+            "state": "online",
             "kind": "hetzner",
             "kube_version": "v1.31.4",
             "control_planes": 1,
-            "control_plane_server_type": "cx23",
+            "control_plane_instance_type": "cx23",
             "location": "fsn1",
             "credential_id": CRED_HETZNER,
             "min_workers": 1,
             "max_workers": 10,
             "node_groups": [_group("workers", "cx33", 3, 1, 10, staging_at)],
             "created_at": staging_at,
+            "operational_at": relative(at, days=62),
             "updated_at": relative(at, days=2),
             "stacks": [_monitoring(at, 40, "65.1.1", "6.16.0"), _ingress(at, 55)],
             "operations": [],
@@ -260,18 +263,18 @@ def seed_state(token: str, at: datetime, *, role: str = "admin") -> dict[str, li
             "name": "production",
             "description": "Production for the acme app",
             "environment": "production",
-            "state": "running",
-            "provider": "ovh",
+            "state": "online",
             "kind": "ovh",
             "kube_version": "v1.31.4",
             "control_planes": 1,
-            "control_plane_server_type": "b3-8",
+            "control_plane_instance_type": "b3-8",
             "location": "GRA9",
             "credential_id": CRED_OVH,
             "min_workers": 3,
             "max_workers": 20,
             "node_groups": [_group("workers", "b3-16", 5, 3, 20, production_at)],
             "created_at": production_at,
+            "operational_at": relative(at, days=180),
             "updated_at": relative(at, hours=3),
             "stacks": [_monitoring(at, 150, "61.3.2", "6.6.4"), _ingress(at, 170), _api_stack(at)],
             "operations": [],
@@ -352,4 +355,17 @@ def seed_state(token: str, at: datetime, *, role: str = "admin") -> dict[str, li
         revoked_at=relative(at, days=60),
         last_used_at=relative(at, days=61),
     )
-    return {"clusters": clusters, "credentials": credentials, "tokens": [seeded_token, old]}
+    alerts = {
+        "alert_destinations": [
+            {"id": ALERT_DESTINATION_ID, "name": "ops-slack", "url": None, "channel_id": "C0OPS", "channel_name": "#ops",
+             "integration_type": "slack", "teams_tenant_id": None, "description": "On-call channel",
+             "template": None, "enabled": True, "organisation_id": ORGANISATION_ID,
+             "created_at": relative(at, days=90), "updated_at": relative(at, days=30)},
+        ],
+        "alert_routes": [
+            {"id": ALERT_ROUTE_ID, "destination_id": ALERT_DESTINATION_ID, "cluster_id": PRODUCTION_ID,
+             "severity": "critical", "kinds": ["pod_crash_loop", "node_not_ready"], "priority": 10,
+             "stop_on_match": False, "enabled": True, "created_at": relative(at, days=90)},
+        ],
+    }
+    return {"clusters": clusters, "credentials": credentials, "tokens": [seeded_token, old], "alerts": alerts}

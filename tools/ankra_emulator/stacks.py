@@ -3,8 +3,8 @@
 Rules (the platform's server-side pre-flight):
 - unknown fields are refused, at every level;
 - stack names are unique, and resource names (manifests and addons) are unique in the file;
-- every parent is defined in the same file, with kind `manifest` or `addon`
-  (`{name: x, kind: manifest}` or the shorthand `{manifest: x}`);
+- every parent is defined in the same file, as `{name: x, kind: manifest|addon}`; any other entry
+  (the shorthand `{manifest: x}` included) is dropped silently, as the CLI's parseParentList does;
 - no dependency cycles;
 - an addon's namespace is an RFC 1123 label; the manifest that creates a namespace is an ancestor
   of every resource that deploys into it (and a namespace nobody creates must already exist);
@@ -124,8 +124,7 @@ def validate(text: str, base_dir: Path, existing_namespaces: set[str] | None = N
     _unknown("file", doc, TOP_KEYS, errors)
     if doc.get("kind") != "ImportCluster":
         errors.append(f'file: kind must be "ImportCluster", got {doc.get("kind")!r}')
-    if doc.get("apiVersion") != "v1":
-        errors.append(f'file: apiVersion must be "v1", got {doc.get("apiVersion")!r}')
+    # apiVersion is not checked: buildImportRequest reads only kind, metadata and spec (cmd/apply.go:158-262)
     metadata = doc.get("metadata") or {}
     if not isinstance(metadata, dict):
         errors.append("metadata: expected a mapping")
@@ -140,8 +139,11 @@ def validate(text: str, base_dir: Path, existing_namespaces: set[str] | None = N
         return result
     _unknown("spec", spec, SPEC_KEYS, errors)
     raw_stacks = spec.get("stacks")
-    if not isinstance(raw_stacks, list) or not raw_stacks:
-        errors.append("spec.stacks: at least one stack is required")
+    # An empty or missing list is valid (cmd/apply.go:222-223; apply_repoint_test.go:13 applies `stacks: []`)
+    if raw_stacks is None:
+        raw_stacks = []
+    if not isinstance(raw_stacks, list):
+        errors.append("spec.stacks: expected a list of stacks")
         return result
 
     resources: dict[str, Resource] = {}
@@ -219,27 +221,26 @@ def _register(
 
 
 def _parse_parents(resource: Resource, raw: Any, errors: list[str]) -> list[tuple[str, str]]:
-    if raw is None:
-        return []
+    """The parents as the CLI reads them (parseParentList, cmd/apply.go:967-985): a non-list is no
+    parents, and an entry is kept only when it is a map with a string `name` and a string `kind`; anything
+    else (a plain string, `{manifest: x}`, a map without `name` or `kind`) is dropped silently. The kind is
+    then checked trimmed and lower-cased (validateResourceGraph, cmd/apply.go:401-407)."""
     if not isinstance(raw, list):
-        errors.append(f"{resource.label}: parents must be a list")
         return []
     parents = []
-    for entry in raw:
-        if isinstance(entry, dict) and set(entry) == {"name", "kind"}:
-            kind, name = entry["kind"], entry["name"]
-        elif isinstance(entry, dict) and len(entry) == 1 and next(iter(entry)) in PARENT_KINDS:
-            kind, name = next(iter(entry.items()))  # the shorthand `- manifest: x`
-        else:
+    for index, entry in enumerate(raw, 1):
+        if not isinstance(entry, dict):
+            continue
+        name, kind = entry.get("name"), entry.get("kind")
+        if not isinstance(name, str) or not isinstance(kind, str):
+            continue
+        normal = kind.strip().lower()
+        if normal not in PARENT_KINDS:
             errors.append(
-                f"{resource.label}: parent {entry!r} must be {{name: <n>, kind: manifest|addon}} "
-                "or {manifest: <n>} / {addon: <n>}"
+                f'{resource.label}: parent #{index} has invalid kind "{kind}" (must be "manifest" or "addon")'
             )
             continue
-        if kind not in PARENT_KINDS:
-            errors.append(f'{resource.label}: parent "{name}" has kind {kind!r} (expected manifest or addon)')
-            continue
-        parents.append((kind, str(name)))
+        parents.append((normal, name))
     return parents
 
 

@@ -36,7 +36,7 @@ from .errors import CliError
 STATE_ENV = "ANKRA_EMULATOR_STATE"
 # The token an auto-seeded state accepts when nobody ran `init` with a token of their own.
 DEFAULT_TOKEN = "ankra_emulator_" + hashlib.sha256(b"ankra-emulator-default-token").hexdigest()[:40]
-_FILES = ("clusters", "credentials", "tokens", "counters")
+_FILES = ("clusters", "credentials", "tokens", "counters", "alerts")
 LOCK_TIMEOUT_SECONDS = 30.0
 
 
@@ -80,6 +80,7 @@ class State:
     credentials: list[dict[str, Any]] = field(default_factory=list)
     tokens: list[dict[str, Any]] = field(default_factory=list)
     counters: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # alerts.json: alert destinations and routes
 
 
 class Store:
@@ -122,6 +123,7 @@ class Store:
                 credentials=copy.deepcopy(raw["credentials"].get("credentials", [])),
                 tokens=copy.deepcopy(raw["tokens"].get("tokens", [])),
                 counters=copy.deepcopy(raw["counters"]),
+                extra=copy.deepcopy(raw["alerts"]),
             )
             try:
                 yield state
@@ -136,6 +138,7 @@ class Store:
             "credentials": {"credentials": state.credentials},
             "tokens": {"tokens": state.tokens},
             "counters": state.counters,
+            "alerts": state.extra,
         }
         for name, content in new.items():
             if content != raw[name]:
@@ -179,6 +182,7 @@ class Store:
         seeded = seed_state(token, now(), role=role)
         for name in ("clusters", "credentials", "tokens"):
             self.write_json(f"{name}.json", {name: seeded[name]})
+        self.write_json("alerts.json", seeded["alerts"])
         self.write_json("counters.json", {})
         self.write_json("meta.json", {"version": 1, "seeded_at": iso(now()), "emulates": "ankra CLI v0.13"})
 
