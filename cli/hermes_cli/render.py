@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from rich import box
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -33,19 +33,59 @@ def render_block(block: dict[str, Any]) -> RenderableType:
     """One reply block: text as text, code as plain text (copy-pasteable), tables as tables."""
     kind = block.get("type")
     if kind == "table":
-        table = Table(title=block.get("title") or None, box=box.ROUNDED, title_justify="left")
-        columns = [str(c) for c in block.get("columns") or []]
-        rows = [[str(cell) for cell in row] for row in block.get("rows") or []]
-        for column in columns:
-            # Wrap (between names where it can), never cut a cell with "…".
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            table.add_row(*(_breakable(cell) for cell in row))
-        return table
+        return _FittedTable(block.get("title") or None, [str(c) for c in block.get("columns") or []],
+                            [[str(cell) for cell in row] for row in block.get("rows") or []])
     if kind == "code":
         # Plain, not syntax-highlighted: code is usually output or a command to copy; no markup.
         return Text(str(block.get("text", "")))
     return Text(str(block.get("text", "")))
+
+
+class _FittedTable:
+    """A table that wraps its cells between words: when the terminal is wide enough for every column's
+    longest word (a chart name breaks only after its "/"), no word is cut; only a terminal too narrow
+    for that folds inside words — and never cuts a cell with "…"."""
+
+    def __init__(self, title: str | None, columns: list[str], rows: list[list[str]]) -> None:
+        self.title, self.columns, self.rows = title, columns, rows
+
+    def _longest_words(self) -> list[int]:
+        widths = []
+        for i, column in enumerate(self.columns):
+            cells = [column] + [row[i] for row in self.rows if i < len(row)]
+            widths.append(max((len(w) for c in cells for line in _breakable(c).splitlines() for w in line.split()),
+                              default=1))
+        return widths
+
+    def _widths(self, max_width: int) -> list[int] | None:
+        """Each column's width: its longest word, then the room left shared out to the columns whose
+        cells are longest; None when even the longest words do not fit (Rich then folds)."""
+        words = self._longest_words()
+        full = [max((len(line) for c in [column] + [row[i] for row in self.rows if i < len(row)]
+                     for line in c.splitlines()), default=1) for i, column in enumerate(self.columns)]
+        spare = max_width - (sum(words) + 3 * len(words) + 1)
+        if spare < 0:
+            return None
+        widths = list(words)
+        while spare > 0:
+            i = max(range(len(widths)), key=lambda k: full[k] - widths[k])
+            if full[i] <= widths[i]:
+                break
+            widths[i] += 1
+            spare -= 1
+        return widths
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        widths = self._widths(options.max_width)
+        table = Table(title=self.title, box=box.ROUNDED, title_justify="left")
+        for i, column in enumerate(self.columns):
+            # Wrap (between names where it can), never cut a cell with "…".
+            table.add_column(column, overflow="fold", width=widths[i] if widths else None)
+        for row in self.rows:
+            # A name breaks after its "/" only where its column is narrower than the name.
+            table.add_row(*(cell if widths and all(len(w) <= widths[i] for w in cell.split()) else _breakable(cell)
+                            for i, cell in enumerate(row)))
+        yield table
 
 
 def _breakable(cell: str) -> str:

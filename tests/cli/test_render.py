@@ -75,3 +75,19 @@ def test_a_wide_table_in_a_narrow_terminal_wraps_its_cells_and_never_cuts_them()
     body = text.split("├", 1)[1]  # the rows, after the header rule
     chart_cells = [line.split("│")[2].strip() for line in body.splitlines() if line.count("│") >= 5]
     assert "".join(chart_cells) == "bitnami/postgresql-ha"
+
+
+def test_a_bill_of_materials_at_80_columns_never_cuts_a_chart_name_inside_a_word() -> None:
+    """The design's table at a standard terminal width: every column is as wide as its longest word, so
+    `bitnami/redis` stays whole and `bitnami/postgresql-ha` breaks only after its "/"."""
+    bom = {"type": "table", "title": "Bill of materials",
+           "columns": ["Component", "Chart", "Version", "Replicas", "Storage", "Requests", "EUR/mo"],
+           "rows": [["postgres", "bitnami/postgresql-ha", "14.3.10", "2", "60Gi", "1 vCPU / 2048Mi", "7.14"],
+                    ["redis", "bitnami/redis", "19.6.4", "2", "4Gi", "0.5 vCPU / 512Mi", "1.93"]]}
+    console = Console(file=StringIO(), width=80, record=True, color_system=None)
+    print_events(console, [reply("c1", "approval", "Proceed?", final=True, blocks=[bom])])
+    text = console.export_text()
+    body = text.split("├", 1)[1]
+    charts = [line.split("│")[2].strip() for line in body.splitlines() if line.count("│") >= 8]
+    assert [c for c in charts if c] == ["bitnami/", "postgresql-ha", "bitnami/redis"], charts
+    assert max(len(line) for line in text.splitlines()) <= 80

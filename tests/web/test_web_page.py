@@ -89,7 +89,7 @@ async def test_design_request_approve_in_the_page_and_see_the_build(browser, her
     charts = await bill.locator("td").all_inner_texts()
     assert "bitnami/postgresql-ha" in charts and "bitnami/redis" in charts
     await expect(draft.locator("[data-testid=commands]")).to_have_text(
-        "ankra cluster apply -f stack.yaml --cluster staging-cluster")
+        "ankra cluster apply -f stack.yaml --cluster staging-cluster --wait")
     assert not [c for c in hermes.emulator_calls() if c["argv"][:2] == ["cluster", "apply"]]
 
     pending = page.locator("[data-testid=pending-list] li")
@@ -149,7 +149,10 @@ async def test_a_wrong_token_shows_the_gateways_error_markup_stays_text_and_sign
     await expect(page.locator("[data-testid=log] img")).to_have_count(0)
     await expect(page.locator("[data-testid=log] b")).to_have_count(0)
     assert await page.evaluate("window.__pwned === undefined")
-    await expect(page.locator("[data-testid=event-answer][data-final=true]")).to_have_count(1, timeout=30_000)
+    # the planner refuses a message carrying shell characters ("<") as a whole, and says so, as text
+    refusal = page.locator("[data-testid=event-error][data-final=true]")
+    await expect(refusal).to_have_count(1, timeout=30_000)
+    await expect(refusal).to_contain_text("shell character “<”")
 
     await page.click("[data-testid=sign-out]")
     await expect(page.locator("[data-testid=signin]")).to_be_visible()
