@@ -5,7 +5,7 @@ from __future__ import annotations
 import nats
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from hermes import subjects
+from hermes import bus, subjects
 from hermes.contracts import AuditRecord
 from hermes.permissions import NATS_USERS, inbox_prefix
 from hermes.signing import TrustedKeys, model_verifies
@@ -23,7 +23,7 @@ async def read_audit(nats_url: str, conversation_id: str | None = None, cluster:
     """The most recent audit records (oldest first), optionally for one conversation or cluster."""
     # One quick attempt: an unreachable server is reported in seconds, not after a minute of retries.
     # (nats-py reads max_reconnect_attempts=0 as "unlimited" when picking a server, hence 1.)
-    nc = await nats.connect(nats_url, connect_timeout=3, allow_reconnect=False, max_reconnect_attempts=1,
+    nc = await nats.connect(servers=bus.nats_servers(nats_url), connect_timeout=3, allow_reconnect=False, max_reconnect_attempts=1,
                             reconnect_time_wait=0.5, user=user, password=password,
                             inbox_prefix=inbox_prefix(user) if user in NATS_USERS else "_INBOX")
     try:

@@ -14,6 +14,9 @@
   may not create either: a service only looks up its durables.
 - `ensure_streams` declares every stream from the service itself: the development path (`hermes up`
   without users, tests), where the broker also declares them before its subscribers start.
+- Clusters: `nats_url` may name several servers, comma-separated (`nats_servers`); every connection
+  tries them in random order and reconnects forever. Streams get `stream_replicas` copies: the setting
+  HERMES_NATS_REPLICAS, else min(3, the servers of the cluster), 1 on a single server.
 - `publish` sends a contract with `Nats-Msg-Id` = message id, so JetStream drops duplicates.
 - `publish_confirmed` does the same for a caller that must tell someone whether the message was
   queued (the gateway's HTTP API): it fails with `NotPublished` only when the message certainly was not
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import nats
@@ -146,9 +150,42 @@ def _stream_config(spec: StreamSpec) -> StreamConfig:
     return config
 
 
-async def _declare_streams(js: JetStreamContext, specs: tuple[StreamSpec, ...]) -> None:
+MAX_REPLICAS = 3
+"""Copies of each stream on a cluster by default: a majority survives the loss of any one server."""
+RECONNECT_WAIT_SECONDS = 1
+"""Seconds before a server that just failed is tried again (the others are tried at once)."""
+
+
+def nats_servers(nats_url: str | Sequence[str]) -> list[str]:
+    """The server URLs of HERMES_NATS_URL: one URL, or several separated by commas (a cluster)."""
+    parts = nats_url.split(",") if isinstance(nats_url, str) else list(nats_url)
+    servers = [p.strip() for p in parts if p and p.strip()]
+    if not servers:
+        raise ValueError("HERMES_NATS_URL names no server: give nats://host:port, or several separated by commas")
+    return servers
+
+
+def cluster_size(server_info: dict[str, Any] | None) -> int:
+    """How many servers the cluster of a connection has, from the server's INFO: the client URLs it
+    advertises (its own and its peers'); 1 for a server without a cluster (or one that advertises none)."""
+    info = server_info or {}
+    if not info.get("cluster"):
+        return 1
+    return max(1, len(set(info.get("connect_urls") or ())))
+
+
+def stream_replicas(nc: Any, configured: int | None = None) -> int:
+    """Copies of each stream: `configured` (HERMES_NATS_REPLICAS) when set, else min(MAX_REPLICAS, the
+    size of the cluster that the connection `nc` is part of)."""
+    if configured is not None:
+        return configured
+    return min(MAX_REPLICAS, cluster_size(getattr(nc, "_server_info", None)))
+
+
+async def _declare_streams(js: JetStreamContext, specs: tuple[StreamSpec, ...], replicas: int = 1) -> None:
     for spec in specs:
         config = _stream_config(spec)
+        config.num_replicas = replicas
         try:
             await js.add_stream(config)
         except BadRequestError as err:
@@ -159,11 +196,16 @@ async def _declare_streams(js: JetStreamContext, specs: tuple[StreamSpec, ...]) 
                 raise
 
 
-async def ensure_streams(broker: NatsBroker, specs: tuple[StreamSpec, ...] = subjects.STREAMS) -> None:
+async def ensure_streams(broker: NatsBroker, specs: tuple[StreamSpec, ...] = subjects.STREAMS,
+                         replicas: int | None = None) -> None:
     """Create (or update) every stream; idempotent. The development path only: it needs a NATS user
-    that may create streams (no user at all, as `hermes up` without users and the tests run)."""
+    that may create streams (no user at all, as `hermes up` without users and the tests run).
+    `replicas`: copies of each stream; None: the broker's own (`make_broker`), else `stream_replicas`."""
     await broker.connect()
-    await _declare_streams(broker.config.connection_state.stream, specs)
+    if replicas is None:
+        replicas = getattr(broker, "replicas", None)
+    replicas = stream_replicas(nats_client(broker), replicas)
+    await _declare_streams(broker.config.connection_state.stream, specs, replicas)
 
 
 def consumer_config(consumer: ConsumerSpec, ack_wait_seconds: float | None = None) -> ConsumerConfig:
@@ -195,26 +237,32 @@ def _bound(config: ConsumerConfig | None, consumer: ConsumerSpec) -> ConsumerCon
     return config
 
 
-async def bootstrap(nats_url: str, *, user: str | None = None, password: str | None = None,
-                    exec_ack_wait_seconds: float | None = None, timeout: float = 10.0) -> None:
+async def bootstrap(nats_url: str | Sequence[str], *, user: str | None = None, password: str | None = None,
+                    exec_ack_wait_seconds: float | None = None, timeout: float = 10.0,
+                    replicas: int | None = None) -> None:
     """Create every stream and durable consumer of the catalog, or bring existing ones to the declared
     configuration; idempotent (`hermes bootstrap`, once per deployment and after each upgrade).
 
     Connects as `user`/`password` (the `bootstrap` NATS user; None: the URL's credentials, or none) with
     the bootstrap's own inbox prefix. `exec_ack_wait_seconds`: the executor consumer's ack wait; None
     takes the setting HERMES_EXEC_ACK_WAIT_SECONDS (the executor, which may not change its consumer,
-    checks it against the same setting).
+    checks it against the same setting). `nats_url`: one server or several (a cluster, comma-separated);
+    `replicas`: copies of each stream, None: HERMES_NATS_REPLICAS, else from the cluster's size.
     """
-    if exec_ack_wait_seconds is None:
+    if exec_ack_wait_seconds is None or replicas is None:
         from hermes.settings import Settings
 
-        exec_ack_wait_seconds = Settings().exec_ack_wait_seconds
-    nc = await nats.connect(nats_url, user=user, password=password,
+        settings = Settings()
+        if exec_ack_wait_seconds is None:
+            exec_ack_wait_seconds = settings.exec_ack_wait_seconds
+        if replicas is None:
+            replicas = settings.nats_replicas
+    nc = await nats.connect(nats_servers(nats_url), user=user, password=password,
                             inbox_prefix=permissions.inbox_prefix(permissions.BOOTSTRAP), name="hermes-bootstrap",
                             connect_timeout=timeout, allow_reconnect=False, max_reconnect_attempts=1)
     try:
         js = nc.jetstream(timeout=timeout)
-        await _declare_streams(js, subjects.STREAMS)
+        await _declare_streams(js, subjects.STREAMS, stream_replicas(nc, replicas))
         for consumer in subjects.CONSUMERS:
             ack_wait = exec_ack_wait_seconds if consumer.durable == subjects.EXECUTOR_ORDERS_DURABLE else None
             # Create, or update in place when it exists with another (updatable) configuration.
@@ -468,11 +516,13 @@ class HermesBroker(NatsBroker):
     subscribers start the streams exist (declared here on the development path, or checked: the
     service's durables must have been made by the bootstrap)."""
 
-    def __init__(self, *args: Any, service: str, declare_streams: bool, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, service: str, declare_streams: bool, replicas: int | None = None,
+                 **kwargs: Any) -> None:
         prefix = permissions.inbox_prefix(service)
         super().__init__(*args, inbox_prefix=prefix, **kwargs)
         self.service = service
         self.declare_streams = declare_streams
+        self.replicas = replicas
         self._subscriber_inbox = f"{prefix}.".encode()
         self.manual_ack_durables: set[str] = set()
 
@@ -503,7 +553,7 @@ class HermesBroker(NatsBroker):
         js = self.config.connection_state.stream
         if self.declare_streams:
             try:
-                await _declare_streams(js, subjects.STREAMS)
+                await _declare_streams(js, subjects.STREAMS, stream_replicas(nats_client(self), self.replicas))
             except NatsTimeoutError as err:
                 raise BusNotBootstrapped(
                     f"{self.service}: NATS did not answer the stream declaration: a service's own NATS user may "
@@ -514,8 +564,9 @@ class HermesBroker(NatsBroker):
         await super().start()
 
 
-def make_broker(nats_url: str, service: str, redactor: Redactor, *, user: str | None = None,
-                password: str | None = None, declare_streams: bool = True) -> NatsBroker:
+def make_broker(nats_url: str | Sequence[str], service: str, redactor: Redactor, *, user: str | None = None,
+                password: str | None = None, declare_streams: bool = True,
+                replicas: int | None = None) -> NatsBroker:
     """A NATS broker for `service` with Hermes's middleware.
 
     `user`/`password`: the service's own NATS user (None: the credentials in `nats_url`, if any),
@@ -523,16 +574,23 @@ def make_broker(nats_url: str, service: str, redactor: Redactor, *, user: str | 
     (HERMES_NATS_DECLARE_STREAMS): create the streams at start-up, before the subscribers (development);
     False where the bootstrap made them and the service's user may not: the start then checks that the
     service's durables exist and says to run `hermes bootstrap` if they do not.
+
+    `nats_url`: one server, or a cluster's servers (comma-separated or a list): the client picks them in
+    random order (so a fleet of clients spreads over the cluster), moves to another when its server goes,
+    and reconnects forever. `replicas`: copies of each stream it declares (None: `stream_replicas`).
     """
     security = NatsUserPassword(user, password or "") if user else None
     return HermesBroker(
-        nats_url,
+        nats_servers(nats_url),
         service=service,
         declare_streams=declare_streams,
+        replicas=replicas,
         security=security,
         name=f"hermes-{service}",
         middlewares=[hermes_middleware(service, redactor)],
         logger=None,
         max_reconnect_attempts=-1,
+        reconnect_time_wait=RECONNECT_WAIT_SECONDS,
+        dont_randomize=False,
         connect_timeout=5,
     )

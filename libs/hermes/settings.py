@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -57,6 +57,19 @@ class SecretFiles(PydanticBaseSettingsSource):
         return values
 
 
+def _sentinel_addresses(value: str | None) -> list[tuple[str, int]]:
+    found = []
+    for item in (value or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        host, sep, port = item.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"HERMES_REDIS_SENTINELS: {item!r} is not host:port (give host:port,host:port)")
+        found.append((host.strip("[]"), int(port)))
+    return found
+
+
 class Settings(BaseSettings):
     """All of Hermes's settings. Environment: `HERMES_<FIELD>` (e.g. HERMES_NATS_URL)."""
 
@@ -69,7 +82,12 @@ class Settings(BaseSettings):
         return init_settings, SecretFiles(settings_cls), env_settings, dotenv_settings, file_secret_settings
 
     # Infrastructure
-    nats_url: str = "nats://127.0.0.1:4222"
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222",
+        description="the NATS server, or a cluster's servers separated by commas (nats://a:4222,nats://b:4222)")
+    nats_replicas: int | None = Field(
+        default=None, ge=1, le=5, description="copies of each JetStream stream; unset: min(3, the servers of "
+                                              "the cluster), 1 on a single server")
     nats_user: str | None = Field(default=None, description="this service's own NATS user")
     nats_password: SecretStr | None = Field(default=None, description="its password (HERMES_NATS_PASSWORD_FILE)")
     nats_declare_streams: bool = Field(
@@ -79,6 +97,15 @@ class Settings(BaseSettings):
     redis_user: str | None = Field(default=None, description="this service's own Redis ACL user")
     redis_password: SecretStr | None = Field(default=None, description="its password (HERMES_REDIS_PASSWORD_FILE)")
     redis_prefix: str = Field(default="hermes", description="namespace of every Redis key")
+    redis_sentinels: str | None = Field(
+        default=None, description="Redis Sentinels, host:port,host:port: ask them for the primary (then "
+                                  "redis_url gives only the database number, and TLS with rediss://)")
+    redis_sentinel_service: str = Field(default="hermes", description="the name the Sentinels monitor the "
+                                                                      "primary under")
+    redis_sentinel_user: str | None = Field(default=None, description="a user for the Sentinels themselves, "
+                                                                      "if they require one")
+    redis_sentinel_password: SecretStr | None = Field(
+        default=None, description="the Sentinels' own password (HERMES_REDIS_SENTINEL_PASSWORD_FILE), if any")
     state_dir: Path = Field(default_factory=default_state_dir)
 
     # Gateway
@@ -157,10 +184,24 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = Field(default="json", description="json or console")
 
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinels_are_addresses(cls, value: str | None) -> str | None:
+        _sentinel_addresses(value)  # fails at start-up, naming the entry that is not host:port
+        return value
+
+    def nats_servers(self) -> list[str]:
+        """The NATS servers of `nats_url` (one, or a cluster's, comma-separated)."""
+        return [u.strip() for u in self.nats_url.split(",") if u.strip()]
+
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """(host, port) of each Sentinel of `redis_sentinels`; empty without Sentinels."""
+        return _sentinel_addresses(self.redis_sentinels)
+
     def known_secrets(self) -> list[str]:
         """Secret values held in settings: redaction removes them from everything outbound."""
         values = [self.api_token, self.service_key, self.ankra_api_token, self.anthropic_api_key,
-                  self.openai_api_key, self.nats_password, self.redis_password]
+                  self.openai_api_key, self.nats_password, self.redis_password, self.redis_sentinel_password]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 
     def require_service_key(self, service: str) -> ServiceKey:
