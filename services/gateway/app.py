@@ -75,8 +75,10 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Tr
         api = HttpApi(gateway.conversations, rt.publish, make_intake(), gateway.approvals, ready,
                       rt.settings.long_poll_max_seconds)
         await channels.start()
+        # On stop, requests still open after a few seconds (long polls, event streams: a client re-opens
+        # them with its cursor and loses nothing) are cancelled rather than held for a minute.
         app_runner = web.AppRunner(build_http_app(api, make_people(), public_routes=channels.routes()),
-                                   access_log=None)
+                                   access_log=None, shutdown_timeout=3.0)
         await app_runner.setup()
         site = web.TCPSite(app_runner, rt.settings.http_host, rt.settings.http_port)
         await site.start()
