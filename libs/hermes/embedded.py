@@ -150,7 +150,9 @@ def start_nats(data_dir: Path, port: int | None = None, host: str = "127.0.0.1",
     cmd = [find_nats_server(), "-a", host, "-p", str(port), "-js", "-sd", str(data_dir / "jetstream"),
            "-l", str(log)]
     if config_file is not None:
-        cmd += ["-c", str(config_file)]
+        # The deployment config names the monitoring port 8222; a machine may already hold it (another
+        # NATS, another `hermes up`), so an embedded server takes a free one instead.
+        cmd += ["-c", str(config_file), "-m", str(free_port(host))]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True,
                             preexec_fn=die_with_parent() if parent_death else None)

@@ -626,6 +626,9 @@ class HttpApi:
 
     async def post_approval(self, request: web.Request) -> web.Response:
         approval_id = request.match_info["approval_id"]
+        if not _ID.match(approval_id):  # e.g. a NUL byte: never looked up, never echoed raw
+            raise ApiError(404, f"no pending approval {approval_id[:64]!r}: approval ids are letters, digits and "
+                                "'-_.:' (GET /v1/approvals lists yours)")
         body = await _json_body(request)
         decision = body.get("decision")
         if decision not in {"approve", "reject"}:

@@ -328,3 +328,12 @@ async def test_an_unexpected_failure_is_a_json_500_with_a_logged_reference(fresh
         reference = body["error"].split("reference ")[1].split(";")[0]
         assert any(e["event"] == "request failed" and e.get("reference") == reference for e in logged)
         assert "a bug" not in body["error"]
+
+
+async def test_an_approval_id_with_a_nul_byte_is_a_json_404_not_a_500(fresh_nats, redis_server, redis_prefix) -> None:
+    """Found by the chaos benchmark's HTTP fuzz: `POST /v1/approvals/%00` was a 500."""
+    async with running_gateway(fresh_nats.url, redis_server.url, redis_prefix) as gw:
+        for raw in ("%00", "apr%0Ax", "a%20b"):
+            status, body, headers = await gw.post(f"/v1/approvals/{raw}", {"decision": "approve"})
+            assert status == 404 and headers["Content-Type"].startswith("application/json"), (raw, status, body)
+            assert "approval ids are letters" in body["error"]
