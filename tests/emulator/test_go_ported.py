@@ -60,6 +60,8 @@ def _json_names(result, *names: str) -> None:
     assert [c["name"] for c in data] == list(names), data
 
 
+UC_CREATE = ("cluster", "upcloud", "create", "--name", "uc", "--credential-id", "upcloud-dev",
+             "--ssh-key-credential-id", "deploy-ssh-key", "--zone", "fi-hel2")
 ADD_EXTRA = ("cluster", "node-group", "add", STAGING_ID, "--name", "extra", "--instance-type", "cx33", "--wait")
 
 CASES: list[Case] = [
@@ -248,6 +250,68 @@ CASES: list[Case] = [
     Case("TestAsyncWriteErrorTagsWaitExpiryOnly (rejected write with --wait)", "cmd/exitcodes_test.go:87",
          ("cluster", "node-group", "scale", STAGING_ID, "workers", "99", "--wait", "--timeout", "300ms"), exit=1,
          stderr_has=("outside the allowed range",)),
+    # -- cmd/upcloud_cluster_test.go, cmd/digitalocean_cluster_test.go (the mock's "uc-123" becomes an UpCloud
+    # cluster made by `cluster upcloud create`; the emulator has no DigitalOcean credential to create one with)
+    Case("TestUpcloudDeprovision_DeclineDoesNotCallAPI", "cmd/upcloud_cluster_test.go:37",
+         ("cluster", "upcloud", "deprovision", "@id:uc"), exit=4, stdin="n\n", setup=(UC_CREATE,),
+         check=lambda emu, _: _state(emu, "uc") == "provisioning"),
+    Case("TestUpcloudDeprovision_YesProceeds", "cmd/upcloud_cluster_test.go:49",
+         ("cluster", "upcloud", "deprovision", "@id:uc", "--yes"), setup=(UC_CREATE,),
+         faults={"deprovision_seconds": 600}, check=lambda emu, _: _state(emu, "uc") == "deprovisioning"),
+    Case("TestDigitaloceanDeprovision_DeclineDoesNotCallAPI", xfail="the emulator looks the cluster up (a 404, exit 3, "
+         "for a non-DigitalOcean ID) before the prompt; cmd/digitalocean_cluster.go:100-115 prompts first",
+         where="cmd/digitalocean_cluster_test.go:92", argv=("cluster", "digitalocean", "deprovision", STAGING_ID),
+         exit=4, stdin="n\n", check=lambda emu, _: _state(emu, "staging-cluster") == "online"),
+    # -- cmd/cluster_validate_test.go: --cluster takes a name (resolved to the ID) or the ID itself ----------
+    Case("TestClusterValidateResolvesClusterNameToID", "cmd/cluster_validate_test.go:55",
+         ("cluster", "validate", "--file", "@minimal", "--cluster", "staging-cluster"),
+         stdout_has=("Validation passed",)),
+    Case("TestClusterValidatePassesClusterIDThrough", "cmd/cluster_validate_test.go:71",
+         ("cluster", "validate", "--file", "@minimal", "--cluster", STAGING_ID), stdout_has=("Validation passed",)),
+    # -- cmd/alerts_test.go, cmd/alerts_routes_test.go: the list commands ------------------------------------
+    Case("TestAlertsDestinationsListRendersTableAndFilters", xfail="the emulator's destinations table has no "
+         "pagination footer (cmd/alerts.go list: `Page 1 of 1 (total N)`)", where="cmd/alerts_test.go:176",
+         argv=("alerts", "destinations", "list", "--search", "ops", "--enabled", "--page", "1", "--page-size", "50"),
+         stdout_has=("ops-slack", "slack", "Page 1 of 1 (total 1)")),
+    Case("TestAlertsDestinationsListDisabledFilterAndEmpty", "cmd/alerts_test.go:203",
+         ("alerts", "destinations", "list", "--disabled"), stdout_has=("No alert destinations found.",),
+         stdout_lacks=("ops-slack",)),
+    Case("TestAlertsDestinationsListEnabledAndDisabledAreExclusive", "cmd/alerts_test.go:217",
+         ("alerts", "destinations", "list", "--enabled", "--disabled"), exit=2),
+    Case("TestAlertsDestinationsListJSONOutputIsPure", xfail="the emulator prints a bare array, not the "
+         "AlertDestinationList envelope {items, pagination} (internal/client/alerts.go:44-55)",
+         where="cmd/alerts_test.go:228", argv=("alerts", "destinations", "list", "-o", "json"),
+         check=lambda emu, r: (json.loads(r.stdout)["items"][0]["name"] == "ops-slack"
+                               and json.loads(r.stdout)["pagination"]["total_count"] == 1)),
+    Case("TestAlertsRoutesListRendersTable", xfail="the emulator's routes table lacks the Priority/Cluster/Mode "
+         "columns and `any` for an unset filter (cmd/alerts_routes.go:51-63)",
+         where="cmd/alerts_routes_test.go:123", argv=("alerts", "routes", "list"),
+         stdout_has=("7e4b2c1d-9f3a-4a68-b5e2-6c1d8f0a3b47", "critical", "include", PRODUCTION_ID,
+                     "0c6a1f3e-8b2d-4e57-a9c4-3d7e5f1b2a90")),
+    Case("TestAlertsRoutesListEmptyAndJSON", xfail="the emulator prints a bare array, not the NotificationRouteList "
+         "envelope {items} (internal/client/alerts.go:167-170)", where="cmd/alerts_routes_test.go:143",
+         argv=("alerts", "routes", "list", "-o", "json"),
+         check=lambda emu, r: json.loads(r.stdout)["items"][0]["severity"] == "critical"),
+    # -- cmd/cluster_k8s_test.go ---------------------------------------------------------------------
+    Case("TestValidateK8sOutputFormat", "cmd/cluster_k8s_test.go:39",
+         ("cluster", "get", "pods", "-o", "wide", "--cluster", "production"), exit=2),
+    Case("TestGetPodsNamedWideExitsUsageNoPanic", "cmd/cluster_k8s_test.go:57",
+         ("cluster", "get", "pods", "web", "-o", "wide", "--cluster", "production"), exit=2),
+    Case("TestGetDeploymentsNamedWideExitsUsageNoPanic", "cmd/cluster_k8s_test.go:76",
+         ("cluster", "get", "deployments", "web", "-o", "wide", "--cluster", "production"), exit=2),
+    Case("TestGetDeploymentsEmptyJSONStaysParseable", "cmd/cluster_k8s_test.go:151",
+         ("cluster", "get", "deployments", "-n", "nothing-here", "-o", "json", "--cluster", "production"),
+         stdout_lacks=("No deployments found.",),
+         check=lambda emu, r: len(json.loads(r.stdout)["resource_responses"]) == 1),
+    Case("TestGetPodsJSONAlwaysEmitsEnvelope", xfail="`cluster get pods -o json` prints the resource_responses "
+         "envelope, not ListPodsResponse {pods, total_count, page, total_pages}; Hermes's renderer reads "
+         "resource_responses", where="cmd/cluster_k8s_test.go:195",
+         argv=("cluster", "get", "pods", "-o", "json", "--cluster", "production"),
+         check=lambda emu, r: (json.loads(r.stdout)["total_count"] == len(json.loads(r.stdout)["pods"])
+                               and json.loads(r.stdout)["page"] == 1)),
+    Case("TestGetStorageClassesCommand", xfail="`cluster get storageclasses` registers --namespace in the emulator "
+         "and no storage class is seeded", where="cmd/cluster_k8s_test.go:254",
+         argv=("cluster", "get", "storageclasses", "-n", "default", "--cluster", "production"), exit=2),
     # -- cmd/cluster_debug_verbs_test.go -------------------------------------------------------------
     Case("TestDescribeMissingResourceExitsNotFound", "cmd/cluster_debug_verbs_test.go:241",
          ("cluster", "describe", "pod", "ghost", "-n", "api", "--cluster", "production"), exit=3),
