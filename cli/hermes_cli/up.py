@@ -777,6 +777,8 @@ class Supervisor:
                                soft_wrap=True)
             self._died(name, None, self.logs_dir, time.monotonic(), "")
             return
+        if self._ankra is not None:  # up.json (what `hermes status` reads) names the new pid before we say so
+            self._write_up_json()
         self.console.print(f"[green]✓[/] {name} restarted (pid {pid}).", highlight=False)
 
     def _stop_all(self) -> None:
